@@ -1,0 +1,348 @@
+"""The legacy Baselines-style logger (spec lagvae_legacy.md section 3), ported to TensorFlow 2.
+
+Behaviour kept from the legacy `utils/logger.py`:
+* formats 'stdout', 'log' (log.txt), 'json' (progress.json), 'tensorboard' (tb/), chosen by `configure`;
+  the module default is LOG_OUTPUT_FORMATS = ['stdout', 'log', 'json'] (lagvae itself uses ['stdout', 'log']);
+* the table printed by `dumpkvs`: Python floats (np.float64 included, a float subclass) as '%-8.3g',
+  everything else (np.float32 included) with str(); keys and values over 23 characters cut to 20 + '...';
+* `configure` runs once per process unless `reset()` is called first (an AssertionError otherwise).
+
+Additions (declared in the README): a Baselines-style 'csv' format (progress.csv); `configure(append=True)`
+appends to log.txt / progress.* of a resumed run instead of truncating them; `reset()` closes the files of
+the logger it replaces; the stdout format writes to whatever `sys.stdout` is at write time.
+TensorFlow is imported only when a TensorBoard writer is made, so `import utils.logger` stays fast.
+"""
+import datetime
+import json
+import os
+import os.path as osp
+import sys
+import tempfile
+
+LOG_OUTPUT_FORMATS = ['stdout', 'log', 'json']
+
+DEBUG = 10
+INFO = 20
+WARN = 30
+ERROR = 40
+DISABLED = 50
+
+
+class OutputFormat:
+    """One destination of the logger."""
+
+    def writekvs(self, kvs):
+        raise NotImplementedError
+
+    def writeseq(self, args):
+        """Write a log message (a sequence of strings); formats without messages ignore it."""
+
+    def close(self):
+        pass
+
+
+class _CurrentStdout:
+    """`sys.stdout` looked up at every write (so redirections made after import are honoured)."""
+
+    def write(self, text):
+        sys.stdout.write(text)
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+def _open_text(path, append):
+    return open(path, 'at' if append else 'wt')
+
+
+class HumanOutputFormat(OutputFormat):
+    """The framed key/value table of the legacy logger; also writes log messages one per line.
+
+    `file` is a writable text stream (not closed by `close`) or a path (opened 'wt', or 'at' when
+    `append`, and closed by `close`).
+    """
+
+    def __init__(self, file, append=False):
+        if isinstance(file, (str, os.PathLike)):
+            self.file = _open_text(file, append)
+            self.owns_file = True
+        else:
+            self.file = file
+            self.owns_file = False
+
+    def writekvs(self, kvs):
+        key2str = {}
+        for key, val in kvs.items():
+            valstr = '%-8.3g' % (val,) if isinstance(val, float) else str(val)
+            key2str[self._truncate(key)] = self._truncate(valstr)
+        # max() of an empty dict raises ValueError, as in the legacy logger.
+        keywidth = max(map(len, key2str.keys()))
+        valwidth = max(map(len, key2str.values()))
+        dashes = '-' * (keywidth + valwidth + 7)
+        lines = [dashes]
+        for key, val in sorted(key2str.items()):
+            lines.append('| %s%s | %s%s |' % (key, ' ' * (keywidth - len(key)), val, ' ' * (valwidth - len(val))))
+        lines.append(dashes)
+        self.file.write('\n'.join(lines) + '\n')
+        self.file.flush()
+
+    @staticmethod
+    def _truncate(text):
+        return text[:20] + '...' if len(text) > 23 else text
+
+    def writeseq(self, args):
+        for arg in args:
+            self.file.write(arg)
+        self.file.write('\n')
+        self.file.flush()
+
+    def close(self):
+        if self.owns_file and not self.file.closed:
+            self.file.close()
+
+
+class JSONOutputFormat(OutputFormat):
+    """One JSON dict per dump. Values with a dtype become float(value.tolist()) in place, as in the legacy
+    logger (so formats listed after 'json' see Python floats)."""
+
+    def __init__(self, path, append=False):
+        self.file = _open_text(path, append)
+
+    def writekvs(self, kvs):
+        for key, val in kvs.items():
+            if hasattr(val, 'dtype'):
+                kvs[key] = float(val.tolist())
+        self.file.write(json.dumps(kvs) + '\n')
+        self.file.flush()
+
+    def close(self):
+        if not self.file.closed:
+            self.file.close()
+
+
+class CSVOutputFormat(OutputFormat):
+    """progress.csv as upstream OpenAI Baselines writes it: a header of the keys seen so far; when a dump
+    brings new keys they are appended (sorted) to the header and earlier rows are padded with empty cells.
+    With `append`, the header of an existing file is read back and rows are added after it."""
+
+    def __init__(self, path, append=False):
+        self.keys = []
+        self.sep = ','
+        if append and osp.exists(path):
+            self.file = open(path, 'r+t')
+            header = self.file.readline().rstrip('\n')
+            self.keys = header.split(self.sep) if header else []
+            self.file.seek(0, os.SEEK_END)
+        else:
+            self.file = open(path, 'w+t')
+
+    def writekvs(self, kvs):
+        extra_keys = sorted(set(kvs.keys()) - set(self.keys))
+        if extra_keys:
+            self.keys.extend(extra_keys)
+            self.file.seek(0)
+            lines = self.file.readlines()
+            self.file.seek(0)
+            self.file.write(self.sep.join(self.keys) + '\n')
+            for line in lines[1:]:
+                self.file.write(line.rstrip('\n') + self.sep * len(extra_keys) + '\n')
+            self.file.truncate()
+        cells = ['' if kvs.get(key) is None else str(kvs[key]) for key in self.keys]
+        self.file.write(self.sep.join(cells) + '\n')
+        self.file.flush()
+
+    def close(self):
+        if not self.file.closed:
+            self.file.close()
+
+
+class TensorBoardScalars:
+    """TensorBoard scalars with event files directly in `logdir` (the legacy `tf.summary.FileWriter(logdir)`
+    layout, spec 1.9). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes."""
+
+    def __init__(self, logdir):
+        import tensorflow as tf  # lazily: the logger must import without TensorFlow
+        self._tf = tf
+        os.makedirs(logdir, exist_ok=True)
+        self.logdir = logdir
+        self.writer = tf.summary.create_file_writer(logdir)
+
+    def write(self, scalars, step):
+        if self.writer is None:
+            raise ValueError('TensorBoardScalars.write called after close()')
+        with self.writer.as_default():
+            for tag, value in scalars.items():
+                self._tf.summary.scalar(tag, float(value), step=int(step))
+        self.writer.flush()
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class TensorBoardOutputFormat(OutputFormat):
+    """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
+    Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3)."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.step = 1
+        self.scalars = TensorBoardScalars(directory)
+
+    def writekvs(self, kvs):
+        self.scalars.write(kvs, self.step)
+        self.step += 1
+
+    def close(self):
+        self.scalars.close()
+
+
+def make_output_format(fmt, ev_dir, append=False):
+    """The output format named `fmt` writing into `ev_dir` (created if needed)."""
+    os.makedirs(ev_dir, exist_ok=True)
+    if fmt == 'stdout':
+        return HumanOutputFormat(_CurrentStdout())
+    if fmt == 'log':
+        return HumanOutputFormat(osp.join(ev_dir, 'log.txt'), append=append)
+    if fmt == 'json':
+        return JSONOutputFormat(osp.join(ev_dir, 'progress.json'), append=append)
+    if fmt == 'csv':
+        return CSVOutputFormat(osp.join(ev_dir, 'progress.csv'), append=append)
+    if fmt == 'tensorboard':
+        return TensorBoardOutputFormat(osp.join(ev_dir, 'tb'))
+    raise ValueError('Unknown format specified: %s' % (fmt,))
+
+
+# ================================================================
+# API (module-level functions acting on Logger.CURRENT)
+# ================================================================
+
+def logkv(key, val):
+    """Record one value for the current dump."""
+    Logger.CURRENT.logkv(key, val)
+
+
+def logkvs(d):
+    """Record every key/value pair of `d`."""
+    for key, val in d.items():
+        logkv(key, val)
+
+
+def dumpkvs():
+    """Write the recorded values to every format, then forget them."""
+    Logger.CURRENT.dumpkvs()
+
+
+def getkvs():
+    return Logger.CURRENT.name2val
+
+
+def log(*args, level=INFO):
+    """Write the strings `args`, with no separators, to the console and the log files."""
+    Logger.CURRENT.log(*args, level=level)
+
+
+def debug(*args):
+    log(*args, level=DEBUG)
+
+
+def info(*args):
+    log(*args, level=INFO)
+
+
+def warn(*args):
+    log(*args, level=WARN)
+
+
+def error(*args):
+    log(*args, level=ERROR)
+
+
+def set_level(level):
+    """Messages below `level` are dropped; DISABLED also turns off `dumpkvs`."""
+    Logger.CURRENT.set_level(level)
+
+
+def get_dir():
+    """The folder the log files go to (None before `configure`)."""
+    return Logger.CURRENT.get_dir()
+
+
+record_tabular = logkv
+dump_tabular = dumpkvs
+
+
+class Logger:
+    DEFAULT = None  # prints to the terminal only; restored by reset()
+    CURRENT = None  # the logger the module functions use
+
+    def __init__(self, dir, output_formats):
+        self.name2val = {}
+        self.level = INFO
+        self.dir = dir
+        self.output_formats = output_formats
+
+    def logkv(self, key, val):
+        self.name2val[key] = val
+
+    def dumpkvs(self):
+        if self.level == DISABLED:
+            return
+        for fmt in self.output_formats:
+            fmt.writekvs(self.name2val)
+        self.name2val.clear()
+
+    def log(self, *args, level=INFO):
+        if self.level <= level:
+            for fmt in self.output_formats:
+                fmt.writeseq(args)
+
+    def set_level(self, level):
+        self.level = level
+
+    def get_dir(self):
+        return self.dir
+
+    def close(self):
+        for fmt in self.output_formats:
+            fmt.close()
+
+
+Logger.DEFAULT = Logger.CURRENT = Logger(dir=None, output_formats=[HumanOutputFormat(_CurrentStdout())])
+
+
+def configure(dir=None, format_strs=None, append=False):
+    """Send the log to `dir` in the formats `format_strs` (default LOG_OUTPUT_FORMATS).
+
+    As in the legacy logger it may run only while the default logger is current (call `reset()` first
+    otherwise); without `dir` it uses $OPENAI_LOGDIR or a fresh folder in the temporary directory.
+    `append=True` (for a resumed run) appends to log.txt, progress.json and progress.csv instead of
+    truncating them.
+    """
+    assert Logger.CURRENT is Logger.DEFAULT, \
+        "Only call logger.configure() when it's in the default state. Try calling logger.reset() first."
+    if dir is None:
+        dir = os.getenv('OPENAI_LOGDIR')
+    if dir is None:
+        dir = osp.join(tempfile.gettempdir(), datetime.datetime.now().strftime("openai-%Y-%m-%d-%H-%M-%S-%f"))
+    if format_strs is None:
+        format_strs = LOG_OUTPUT_FORMATS
+    output_formats = []
+    try:
+        for fmt in format_strs:
+            output_formats.append(make_output_format(fmt, dir, append=append))
+    except BaseException:
+        for made in output_formats:
+            made.close()
+        raise
+    Logger.CURRENT = Logger(dir=dir, output_formats=output_formats)
+    log('Logging to %s' % dir)
+
+
+def reset():
+    """Close the configured logger's files and go back to the default (terminal-only) logger."""
+    if Logger.CURRENT is not Logger.DEFAULT:
+        Logger.CURRENT.close()
+    Logger.CURRENT = Logger.DEFAULT
+    log('Reset logger')
