@@ -1,0 +1,71 @@
+"""The legacy encoder and decoder (examples/lagvae.py, identical in examples/infovae.py; spec 1.3).
+
+Layer names are stable so that checkpoints and legacy TF1 weights can be mapped onto them:
+
+| here | legacy TF1 variable scope |
+| --- | --- |
+| `encoder_hidden_1`, `encoder_hidden_2` | `encoder/network/dense`, `encoder/network/dense_1` |
+| `encoder_mean`, `encoder_logstd` | `encoder/network/dense_2`, `encoder/network/dense_3` |
+| `decoder_hidden_1`, `decoder_hidden_2` | `decoder/network/dense`, `decoder/network/dense_1` |
+| `decoder_logits` | `decoder/network/dense_2` |
+
+Other encoders / decoders can be swapped in (the legacy README invites it): a VAE only needs
+`encoder.distribution(x)` -> a reparameterised tfd distribution over z (event shape [z_dim], sampled with a
+stateless seed) and `decoder.log_likelihood(z, x)` -> log p(x|z) per example.
+"""
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+HIDDEN_UNITS = 1024
+X_DIM = 784
+
+
+class VariationalEncoder(keras.layers.Layer):
+    """x -> (mean, logstd): Dense(1024, softplus) x2, then linear heads; q(z|x) = MVNDiag(mean, exp(logstd))."""
+
+    def __init__(self, z_dim=64, hidden_units=HIDDEN_UNITS, name="encoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.z_dim = z_dim
+        self.hidden_1 = keras.layers.Dense(hidden_units, activation="softplus", name="encoder_hidden_1")
+        self.hidden_2 = keras.layers.Dense(hidden_units, activation="softplus", name="encoder_hidden_2")
+        self.mean = keras.layers.Dense(z_dim, name="encoder_mean")
+        self.logstd = keras.layers.Dense(z_dim, name="encoder_logstd")
+
+    def call(self, x):
+        features = self.hidden_2(self.hidden_1(x))
+        return self.mean(features), self.logstd(features)
+
+    def distribution(self, x):
+        """q(z|x) = MultivariateNormalDiag(loc=mean, scale_diag=exp(logstd)); no clamp (spec 1.3)."""
+        mean, logstd = self(x)
+        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(logstd))
+
+
+class VariationalDecoder(keras.layers.Layer):
+    """z -> Bernoulli logits: Dense(1024, softplus) x2, then Dense(784)."""
+
+    def __init__(self, x_dim=X_DIM, hidden_units=HIDDEN_UNITS, name="decoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.x_dim = x_dim
+        self.hidden_1 = keras.layers.Dense(hidden_units, activation="softplus", name="decoder_hidden_1")
+        self.hidden_2 = keras.layers.Dense(hidden_units, activation="softplus", name="decoder_hidden_2")
+        self.logits = keras.layers.Dense(x_dim, name="decoder_logits")
+
+    def call(self, z):
+        return self.logits(self.hidden_2(self.hidden_1(z)))
+
+    def distribution(self, z):
+        """p(x|z) = Bernoulli(logits), one factor per pixel."""
+        return tfd.Bernoulli(logits=self(z))
+
+    def log_likelihood(self, z, x):
+        """log p(x|z) = sum over pixels of Bernoulli(logits).log_prob(x) (legacy `reduce_sum(..., axis=1)`)."""
+        return tf.reduce_sum(self.distribution(z).log_prob(x), axis=1)
+
+
+def standard_normal_prior(z_dim):
+    """p(z) = MultivariateNormalDiag(0, 1)."""
+    return tfd.MultivariateNormalDiag(loc=tf.zeros([z_dim]), scale_diag=tf.ones([z_dim]))

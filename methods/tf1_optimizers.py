@@ -1,0 +1,59 @@
+"""TF1 optimizer semantics that Keras 3 does not have (spec 1.7 and 4).
+
+* `TF1RMSProp`: `tf.train.RMSPropOptimizer(lr)` with its defaults (decay 0.9, momentum 0, epsilon 1e-10
+  inside the square root) and its `rms` slot initialised to ONES, not zeros.
+* `tf1_adam`: `tf.train.AdamOptimizer(1e-4, beta1=0.5, beta2=0.999)` with TF1's epsilon 1e-8. Keras 3 Adam
+  uses the same epsilon-hat update; the legacy code applied one instance to the encoder and then to the
+  decoder, which `apply_in_groups` reproduces (the bias-correction step advances once per group).
+"""
+import keras
+import tensorflow as tf
+
+
+class TF1RMSProp(tf.Module):
+    """The TF1 `ApplyRMSProp` kernel with momentum 0:
+
+        ms  <- ms + (g^2 - ms) * (1 - decay)          (ms starts at 1.0)
+        var <- var - lr * g / sqrt(ms + epsilon)
+
+    `apply(grads, variables)` descends; pass the gradient of `-loss` to ascend, as the legacy
+    `RMSPropOptimizer(1e-4).minimize(-loss, var_list=[lambda1, lambda2])` did.
+    """
+
+    def __init__(self, learning_rate=1e-4, decay=0.9, epsilon=1e-10, name="tf1_rmsprop"):
+        super().__init__(name=name)
+        self.learning_rate = learning_rate
+        self.decay = decay
+        self.epsilon = epsilon
+        self.mean_squares = []
+
+    def build(self, variables):
+        """Create one `ms` slot per variable, initialised to ones (TF1 `_create_slots`)."""
+        with self.name_scope:
+            self.mean_squares = [tf.Variable(tf.ones(variable.shape, variable.dtype), trainable=False,
+                                             name="rms_%d" % index) for index, variable in enumerate(variables)]
+
+    def apply(self, grads, variables):
+        if len(self.mean_squares) != len(variables):
+            raise ValueError("TF1RMSProp was built for %d variables, got %d" % (len(self.mean_squares), len(variables)))
+        for grad, variable, mean_square in zip(grads, variables, self.mean_squares):
+            mean_square.assign_add((tf.square(grad) - mean_square) * (1.0 - self.decay))
+            variable.assign_sub(self.learning_rate * grad / tf.sqrt(mean_square + self.epsilon))
+
+
+def tf1_adam(learning_rate=1e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8):
+    """Keras 3 Adam with the legacy hyper-parameters and TF1's epsilon (Keras' default is 1e-7)."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+
+
+def apply_in_groups(optimizer, grads, variable_groups):
+    """Apply one optimizer to each variable group in turn, like the legacy `tf.group(apply(enc), apply(dec))`.
+
+    Each `apply` advances `optimizer.iterations`, so group i of step k uses Adam step t = G*(k-1) + i + 1:
+    TF1's shared beta powers advanced once per `apply_gradients` call. The optimizer must have been
+    built on all groups first (`optimizer.build(all_variables)`).
+    """
+    start = 0
+    for variables in variable_groups:
+        optimizer.apply(grads[start:start + len(variables)], variables)
+        start += len(variables)
