@@ -1,0 +1,230 @@
+"""The legacy Baselines-style logger (spec lagvae_legacy.md section 3): exact output of every format."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from utils import logger
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# One record with every value type whose printing differs (spec 3): np.float32 prints with str() in full,
+# Python float and np.float64 (a float subclass) with '%-8.3g', int and str with str(); long keys and
+# values are cut to 20 characters + '...'.
+RECORD = {
+    'nll': np.float32(88.123456),
+    'elbo': 24.56789,
+    'kl64': np.float64(0.000123456),
+    'it': 1000,
+    'name': 'a_value_that_is_much_too_long',
+    'a_key_that_is_much_too_long_to_print': 1,
+}
+TABLE = (
+    '-----------------------------------------------------\n'
+    '| a_key_that_is_much_t... | 1                       |\n'
+    '| elbo                    | 24.6                    |\n'
+    '| it                      | 1000                    |\n'
+    '| kl64                    | 0.000123                |\n'
+    '| name                    | a_value_that_is_much... |\n'
+    '| nll                     | 88.12346                |\n'
+    '-----------------------------------------------------\n'
+)
+
+
+@pytest.fixture(autouse=True)
+def default_logger():
+    """Every test starts and ends with the default logger (configure may run once per state)."""
+    logger.reset()
+    logger.set_level(logger.INFO)
+    yield
+    logger.reset()
+    logger.set_level(logger.INFO)
+
+
+def read(path):
+    with open(path) as stream:
+        return stream.read()
+
+
+def test_human_table_exact_text(tmp_path, capsys):
+    logger.configure(str(tmp_path), format_strs=['stdout', 'log'])
+    logger.logkvs(dict(RECORD))
+    logger.dumpkvs()
+    logger.reset()
+    expected = 'Logging to %s\n%s' % (tmp_path, TABLE)
+    assert read(tmp_path / 'log.txt') == expected
+    assert capsys.readouterr().out == expected + 'Reset logger\n'
+
+
+def test_human_format_float_rules_and_short_table():
+    class Sink:
+        text = ''
+
+        def write(self, s):
+            self.text += s
+
+        def flush(self):
+            pass
+
+    sink = Sink()
+    fmt = logger.HumanOutputFormat(sink)
+    fmt.writekvs({'b': 2.5, 'a': 3})
+    fmt.writekvs({'x': 1e-5, 'y': np.float32(0.1), 'z': 123456789.0})
+    assert sink.text == ('----------------\n| a | 3        |\n| b | 2.5      |\n----------------\n'
+                         '----------------\n| x | 1e-05    |\n| y | 0.1      |\n| z | 1.23e+08 |\n----------------\n')
+    with pytest.raises(ValueError):
+        fmt.writekvs({})
+
+
+def test_json_lines_and_in_place_conversion(tmp_path):
+    logger.configure(str(tmp_path), format_strs=['json'])
+    logger.logkv('nll', np.float32(88.123456))
+    logger.logkv('it', 1000)
+    logger.logkv('arr', np.array(2.5, dtype=np.float64))
+    logger.dumpkvs()
+    logger.logkv('nll', 1.5)
+    logger.dumpkvs()
+    logger.reset()
+    lines = read(tmp_path / 'progress.json').splitlines()
+    assert lines == ['{"nll": 88.12345886230469, "it": 1000, "arr": 2.5}', '{"nll": 1.5}']
+    assert json.loads(lines[0])['nll'] == float(np.float32(88.123456))
+
+
+def test_json_conversion_is_seen_by_later_formats(tmp_path, capsys):
+    """Legacy quirk kept: 'json' turns dtype values into Python floats in place, so a table printed after
+    it shows '%-8.3g' while one printed before it shows str(np.float32)."""
+    logger.configure(str(tmp_path), format_strs=['stdout', 'json', 'log'])
+    logger.logkv('nll', np.float32(88.123456))
+    logger.dumpkvs()
+    logger.reset()
+    assert '| nll | 88.12346 |' in capsys.readouterr().out
+    assert '| nll | 88.1     |' in read(tmp_path / 'log.txt')
+
+
+def test_csv_header_grows_like_baselines(tmp_path):
+    logger.configure(str(tmp_path), format_strs=['csv'])
+    logger.logkvs({'b': 2, 'a': np.float32(0.5)})
+    logger.dumpkvs()
+    logger.logkvs({'a': 1.25, 'c': 'x'})
+    logger.dumpkvs()
+    logger.logkvs({'b': 7})
+    logger.dumpkvs()
+    logger.reset()
+    assert read(tmp_path / 'progress.csv') == 'a,b,c\n0.5,2,\n1.25,,x\n,7,\n'
+
+
+def test_tensorboard_format_steps_from_one(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    import tensorflow as tf
+
+    logger.configure(str(tmp_path), format_strs=['tensorboard'])
+    logger.logkvs({'nll': np.float32(90.5), 'elbo': 20})
+    logger.dumpkvs()
+    logger.logkvs({'nll': 88.25})
+    logger.dumpkvs()
+    logger.reset()
+    assert os.listdir(tmp_path) == ['tb']
+    accumulator = EventAccumulator(str(tmp_path / 'tb'))
+    accumulator.Reload()
+    values = {tag: [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in accumulator.Tensors(tag)]
+              for tag in accumulator.Tags()['tensors']}
+    assert values == {'nll': [(1, 90.5), (2, 88.25)], 'elbo': [(1, 20.0)]}
+
+
+def test_tensorboard_scalars_in_run_directory(tmp_path):
+    import tensorflow as tf
+
+    writer = logger.TensorBoardScalars(str(tmp_path))
+    writer.write({'train/elbo': np.float32(24.5), 'train/lambda1': 1.0003}, 1000)
+    writer.write({'train/elbo': 23.0}, 2000)
+    writer.close()
+    events = [name for name in os.listdir(tmp_path) if name.startswith('events.out.tfevents.')]
+    assert len(events) == 1 and sorted(os.listdir(tmp_path)) == events  # event file directly in logdir, no tb/
+    seen = []
+    for record in tf.data.TFRecordDataset(str(tmp_path / events[0])):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        for value in event.summary.value:
+            seen.append((value.tag, event.step, float(tf.make_ndarray(value.tensor))))
+    assert seen == [('train/elbo', 1000, 24.5), ('train/lambda1', 1000, pytest.approx(1.0003)),
+                    ('train/elbo', 2000, 23.0)]
+    with pytest.raises(ValueError):
+        writer.write({'x': 1.0}, 1)
+
+
+def test_unknown_format(tmp_path):
+    with pytest.raises(ValueError, match='^Unknown format specified: xml$'):
+        logger.configure(str(tmp_path), format_strs=['log', 'xml'])
+    assert logger.Logger.CURRENT is logger.Logger.DEFAULT
+
+
+def test_configure_once_until_reset(tmp_path, capsys):
+    logger.configure(str(tmp_path / 'a'), format_strs=['log'])
+    assert logger.get_dir() == str(tmp_path / 'a')
+    with pytest.raises(AssertionError, match='reset'):
+        logger.configure(str(tmp_path / 'b'), format_strs=['log'])
+    log_file = logger.Logger.CURRENT.output_formats[0].file
+    logger.reset()
+    assert log_file.closed  # reset closes the files of the logger it replaces
+    assert logger.get_dir() is None
+    logger.configure(str(tmp_path / 'b'), format_strs=['log'])
+    assert logger.get_dir() == str(tmp_path / 'b')
+
+
+def test_default_formats_and_openai_logdir(tmp_path, monkeypatch):
+    assert logger.LOG_OUTPUT_FORMATS == ['stdout', 'log', 'json']
+    monkeypatch.setenv('OPENAI_LOGDIR', str(tmp_path / 'env'))
+    logger.configure()
+    assert logger.get_dir() == str(tmp_path / 'env')
+    assert sorted(os.listdir(tmp_path / 'env')) == ['log.txt', 'progress.json']
+
+
+def test_levels_and_messages(tmp_path):
+    assert (logger.DEBUG, logger.INFO, logger.WARN, logger.ERROR, logger.DISABLED) == (10, 20, 30, 40, 50)
+    logger.configure(str(tmp_path), format_strs=['log', 'json'])
+    logger.debug('hidden')
+    logger.info('shown ', 'info')
+    logger.set_level(logger.DEBUG)
+    logger.debug('debug now')
+    logger.set_level(logger.ERROR)
+    logger.warn('hidden warn')
+    logger.error('an error')
+    logger.log('warn level', level=logger.WARN)
+    logger.set_level(logger.DISABLED)
+    logger.record_tabular('x', 1)
+    assert logger.getkvs() == {'x': 1}
+    logger.dump_tabular()  # DISABLED: nothing written, values kept
+    assert logger.getkvs() == {'x': 1}
+    logger.reset()
+    assert read(tmp_path / 'log.txt') == 'Logging to %s\nshown info\ndebug now\nan error\n' % tmp_path
+    assert read(tmp_path / 'progress.json') == ''
+
+
+def test_append_mode_keeps_earlier_logs(tmp_path):
+    logger.configure(str(tmp_path), format_strs=['log', 'json', 'csv'])
+    logger.logkvs({'a': 1, 'b': 2})
+    logger.dumpkvs()
+    logger.reset()
+    # A resumed run appends; a new key extends the CSV header of the existing file.
+    logger.configure(str(tmp_path), format_strs=['log', 'json', 'csv'], append=True)
+    logger.logkvs({'a': 3, 'c': 4})
+    logger.dumpkvs()
+    logger.reset()
+    assert read(tmp_path / 'log.txt') == ('Logging to {0}\n---------\n| a | 1 |\n| b | 2 |\n---------\n'
+                                          'Logging to {0}\n---------\n| a | 3 |\n| c | 4 |\n---------\n'
+                                          .format(tmp_path))
+    assert read(tmp_path / 'progress.json') == '{"a": 1, "b": 2}\n{"a": 3, "c": 4}\n'
+    assert read(tmp_path / 'progress.csv') == 'a,b,c\n1,2,\n3,,4\n'
+    # Without append (the legacy 'wt'), the files start again.
+    logger.configure(str(tmp_path), format_strs=['log', 'json', 'csv'])
+    logger.reset()
+    assert read(tmp_path / 'log.txt') == 'Logging to %s\n' % tmp_path
+    assert read(tmp_path / 'progress.json') == '' and read(tmp_path / 'progress.csv') == ''
+
+
+def test_import_is_fast_and_tensorflow_free():
+    code = 'import sys, utils, utils.logger; print("tensorflow" in sys.modules)'
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == 'False'
