@@ -103,11 +103,15 @@ class VariationalAutoEncoder(keras.Model):
         """The legacy per-batch quantities from one z sample per x and one fresh prior batch (spec 1.4)."""
         x = tf.convert_to_tensor(x, tf.float32)
         posterior = self.encoder.distribution(x)
-        z = posterior.sample(seed=self._next_seed())
+        z = posterior.sample(seed=self._next_seed())  # reparameterised: loc + scale * N(0, I)
+        z_prior = tfd.Normal(loc=tf.zeros_like(z), scale=tf.ones_like(z)).sample(seed=self._next_seed())
+        return self.quantities_from_samples(x, posterior, z, z_prior)
+
+    def quantities_from_samples(self, x, posterior, z, z_prior):
+        """The quantities for given samples z ~ q(z|x) and z_prior ~ N(0, I) (one of each per example)."""
         log_qzx = posterior.log_prob(z)
         log_pxz = self.decoder.log_likelihood(z, x)
         log_pz = tfd.MultivariateNormalDiag(loc=tf.zeros_like(z), scale_diag=tf.ones_like(z)).log_prob(z)
-        z_prior = tfd.Normal(loc=tf.zeros_like(z), scale=tf.ones_like(z)).sample(seed=self._next_seed())
         mmd = compute_mmd(z, z_prior) * MMD_SCALE
         nll = tf.reduce_mean(-log_pxz)
         elbo = tf.reduce_mean(log_qzx - log_pz)
