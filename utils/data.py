@@ -85,11 +85,11 @@ def _scale(images_uint8):
     return images_uint8.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def _split(train_images_uint8, train_labels, test_images_uint8, test_labels, validation_size, source):
+def _split(train_images_uint8, train_labels, test_images_uint8, test_labels, validation_size, source, folder):
     if len(train_images_uint8) != len(train_labels) or len(test_images_uint8) != len(test_labels):
         raise UserError('%s: %d training images but %d labels, %d test images but %d labels: replace the files with '
-                        'the original downloads.' % (source, len(train_images_uint8), len(train_labels),
-                                                     len(test_images_uint8), len(test_labels)))
+                        'the original downloads; %s.' % (source, len(train_images_uint8), len(train_labels),
+                                                         len(test_images_uint8), len(test_labels), _files_hint(folder)))
     if not 0 <= validation_size <= len(train_images_uint8):
         raise UserError('validation_size must be between 0 and %d, not %d.' % (len(train_images_uint8), validation_size))
     full_images = _scale(train_images_uint8)
@@ -109,7 +109,7 @@ def _load_files(folder, validation_size):
         magic = IMAGES_MAGIC if 'images' in name else LABELS_MAGIC
         parsed[name] = _parse_idx(os.path.join(folder, name), folder, magic)
     return _split(parsed[TRAIN_IMAGES], parsed[TRAIN_LABELS], parsed[TEST_IMAGES], parsed[TEST_LABELS],
-                  validation_size, folder)
+                  validation_size, folder, folder)
 
 
 def load_mnist_arrays(path='mnist', validation_size=5000):
@@ -196,7 +196,7 @@ def _load_tfds(name, folder, prefix, validation_size):
                         % (name, data_dir, message, _files_hint(folder))) from None
     flat = lambda images: images.reshape(len(images), IMAGE_SIDE * IMAGE_SIDE)  # noqa: E731
     return _split(flat(train_images), train_labels, flat(test_images), test_labels, validation_size,
-                  'tensorflow-datasets %s' % name)
+                  'tensorflow-datasets %s' % name, folder)
 
 
 def _download_host(builder):
@@ -259,7 +259,8 @@ def _pipeline(tf, split, batch_size, label, binarized, generator):
         return _binarize(tf, element, seed)
 
     if generator is None:
-        return batches.map(binarize_element).prefetch(tf.data.AUTOTUNE)
+        return batches.map(lambda *element: binarize_element(element if label else element[0])).prefetch(
+            tf.data.AUTOTUNE)
 
     def one_pass(pass_seed):
         def binarize_batch(index, element):
