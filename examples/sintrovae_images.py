@@ -1,0 +1,377 @@
+"""Soft-IntroVAE with a learned prior on images: MNIST, Fashion-MNIST, CIFAR-10 (spec sintrovae_prior.md 3).
+
+    python examples/sintrovae_images.py --dataset mnist --prior vamp --num-components 10 \\
+        --learnable-weights --intro-prior --sampling-with-grad --responsibility-weight 10
+
+The authors' schedule (`TI`): `--warmup-epochs` (20) epochs of VAE training with the prior; with
+`--prior vamp` the VampPrior becomes a free MoG at epoch warmup - mog_warmup (15); then the S-IntroVAE
+encoder / decoder(+prior) steps until `--epochs` (220). Writes
+$EXP_LOG_PATH/sintrovae_images/<dataset>/<config>/seed<k>/: log.txt, progress.csv/json, TensorBoard
+scalars and image grids (tb/), PNG grids (images/), ckpt/ (resume by running the same command again),
+eval.json (the metrics of utils/image_metrics.py and FD-LeNet; FID when --inception-graph is given).
+"""
+import io
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+import numpy as np  # noqa: E402
+
+from utils.errors import UserError, exit_on_user_error  # noqa: E402
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+LR_MILESTONES = (350,)  # MultiStepLR(milestones=(350,)) per epoch: never reached in 220 epochs (spec 1.10)
+
+
+def config_name(prior, num_components, learnable_weights, intro_prior, sampling_with_grad, responsibility_weight,
+                mc, warmup_epochs, mog_warmup, batch_size, default_batch, subset, max_steps_per_epoch):
+    """Run folder name: the prior and the switches, then only the settings that differ from the authors'."""
+    name = "imposed" if prior == "imposed" else "%s%d" % (prior, num_components)
+    name += "_lc%d_ip%d_swg%d_r%g" % (learnable_weights, intro_prior, sampling_with_grad, responsibility_weight)
+    extras = [("mc", mc, 100), ("warm", warmup_epochs, 20), ("mogwarm", mog_warmup, 5),
+              ("bs", batch_size, default_batch), ("subset", subset, None), ("steps", max_steps_per_epoch, None)]
+    for label, value, default in extras:
+        if value != default:
+            name += "_%s%s" % (label, value)
+    return name
+
+
+def image_grid(images, columns=8):
+    """[N,H,W,C] in [0,1] -> one [rows*H, columns*W, C] grid (empty cells black)."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    count, height, width, channels = images.shape
+    rows = int(math.ceil(count / columns))
+    grid = np.zeros((rows * height, columns * width, channels), np.float32)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        grid[row * height:(row + 1) * height, column * width:(column + 1) * width] = images[index]
+    return grid
+
+
+def write_png_atomic(path, grid):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils.atomic import write_bytes_atomic
+    stream = io.BytesIO()
+    plt.imsave(stream, grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+    write_bytes_atomic(path, stream.getvalue())
+
+
+def reset_adam(optimizer):
+    """Re-create an Adam (moments and step counter zero), as the authors' `optimizer_p` re-creation at
+    epoch max(num_vae - mog_warmup, 0) when intro_prior (`TI:153-166`, images only, spec 1.2 step 3)."""
+    import tensorflow as tf
+    for variable in optimizer.variables:
+        if "learning_rate" not in variable.path:
+            variable.assign(tf.zeros(variable.shape, variable.dtype))
+
+
+class ImageRun:
+    """One training run: the model, its data, the schedule, logging and checkpoints."""
+
+    def __init__(self, options, run_dir):
+        import keras
+        import tensorflow as tf
+
+        from methods.priors import LatentPrior
+        from methods.resnet import IMAGE_CONFIGS, build_encoder_decoder, loss_scale
+        from methods.sintrovae import SoftIntroVAE
+        from utils.checkpoints import RunCheckpoint
+        from utils.image_data import load_image_data
+
+        self.options, self.run_dir = options, run_dir
+        self.config = IMAGE_CONFIGS[options["dataset"]]
+        self.batch_size = options["batch_size"] or self.config.batch_size
+        self.data = load_image_data(options["dataset"], options["subset"])
+        keras.utils.set_random_seed(options["seed"])
+        encoder, decoder = build_encoder_decoder(options["dataset"])
+        prior_kind = options["prior"]
+        self.prior = LatentPrior(prior_kind, self.config.zdim, options["num_components"],
+                                 data_shape=self.config.image_shape,
+                                 learnable_contributions=options["learnable_weights"],
+                                 pseudo_input_activation="hardtanh", name="prior")
+        self.model = SoftIntroVAE(
+            encoder, decoder, self.prior, scale=loss_scale(self.config.image_shape), beta_rec=self.config.beta_rec,
+            beta_kl=self.config.beta_kl, beta_neg=self.config.beta_neg, mc=options["mc"],
+            intro_prior=options["intro_prior"], sampling_with_grad=options["sampling_with_grad"],
+            clip_logvar=True, r_entropy=options["responsibility_weight"], responsibility_samples="kl_real",
+            learning_rate=2e-4, prior_learning_rate=2e-4, lr_milestones=LR_MILESTONES,
+            jit_compile=options["jit_compile"], seed=options["seed"])
+        from utils.image_data import epoch_permutation
+        first = epoch_permutation(len(self.data.train_images), options["seed"], 0)
+        init_count = max(self.prior.num_components, self.batch_size)
+        # 'data' init: the first K images of the shuffled train set (MI:55-84)
+        self.model.initialise(self.data.train_images[first[:init_count]])
+        self.progress = tf.Variable([0, 0], dtype=tf.int64, trainable=False, name="progress")  # epoch, batch
+        self.checkpoint = RunCheckpoint(run_dir, progress=self.progress, **self.model.checkpoint_objects())
+        self.resumed = self.checkpoint.restore_latest()
+        if self.resumed:
+            self.model.sync_after_restore()
+
+    @property
+    def epoch(self):
+        return int(self.progress.numpy()[0])
+
+    def epoch_start_events(self, epoch):
+        """The authors' one-time events at the start of an epoch (spec 1.2, `TI:136-166`)."""
+        options, model = self.options, self.model
+        warmup, mog_warmup = options["warmup_epochs"], options["mog_warmup"]
+        if (options["prior"] == "vamp" and epoch == warmup - mog_warmup and options["epochs"] > warmup
+                and self.prior.kind == "vamp"):
+            model.convert_vamp_to_mog()
+        if options["intro_prior"] and options["prior"] != "imposed" and epoch == max(warmup - mog_warmup, 0):
+            reset_adam(model.optimizer_p)
+        if epoch == warmup and not model.in_adversarial_phase:
+            model.start_adversarial_phase()
+        model.set_schedule_step(epoch)
+
+    def train(self, logger, scalars, stop_after):
+        from utils.image_data import epoch_batches, num_batches
+        from utils.progress import format_postfix, progress_bar
+        options = self.options
+        images = self.data.train_images
+        per_epoch = num_batches(len(images), self.batch_size)
+        if options["max_steps_per_epoch"]:
+            per_epoch = min(per_epoch, options["max_steps_per_epoch"])
+        epochs_this_run = 0
+        while self.epoch < options["epochs"]:
+            epoch, start_batch = (int(v) for v in self.progress.numpy())
+            if stop_after is not None and epochs_this_run >= stop_after:
+                return False
+            if start_batch == 0:
+                self.epoch_start_events(epoch)
+            else:
+                self.model.set_schedule_step(epoch)
+            self.model.reset_metrics()
+            started = time.time()
+            bar = progress_bar(per_epoch - start_batch, "epoch %d" % epoch)
+            for index, batch in enumerate(epoch_batches(images, self.batch_size, options["seed"], epoch,
+                                                        start_batch, per_epoch), start=start_batch):
+                values = self.model.train_iteration(batch)
+                self.progress.assign([epoch, index + 1])
+                bar.update(1)
+                bar.set_postfix(format_postfix(values))
+                if options["checkpoint_every"] and (index + 1) % options["checkpoint_every"] == 0:
+                    self.checkpoint.save()
+            bar.close()
+            seconds = time.time() - started
+            self.progress.assign([epoch + 1, 0])
+            self.log_epoch(epoch, per_epoch - start_batch, seconds, logger, scalars)
+            self.checkpoint.save()
+            epochs_this_run += 1
+        return True
+
+    def log_epoch(self, epoch, steps, seconds, logger, scalars):
+        metrics = {name: float(value) for name, value in self.model.metric_results().items()}
+        summary = self.model.prior_summary()
+        row = dict(epoch=epoch, phase="adversarial" if self.model.in_adversarial_phase else "vae",
+                   prior_kind=self.prior.kind, seconds=seconds, seconds_per_iteration=seconds / max(steps, 1),
+                   prior_inactive_modes=summary["prior_inactive_modes"],
+                   prior_mog_logvar_mean=float(np.mean(summary["prior_mog_logvar"])), **metrics)
+        for key, value in row.items():
+            logger.logkv(key, value)
+        logger.dumpkvs()
+        scalars.write({"train/" + key: value for key, value in row.items() if not isinstance(value, str)}, epoch)
+        self.write_images(epoch, scalars)
+
+    def write_images(self, epoch, scalars):
+        """8x8 grids of prior samples and of (test image, reconstruction) pairs: TensorBoard and PNG."""
+        import tensorflow as tf
+        samples = np.asarray(self.model.sample(64, seed=tf.constant([[epoch, 1], [epoch, 2]], tf.int64)))
+        originals = self.data.test_images[:32]
+        reconstructions = np.asarray(self.reconstruct(originals, seed=epoch))
+        pairs = np.stack([originals, reconstructions], axis=1).reshape((-1,) + originals.shape[1:])
+        folder = os.path.join(self.run_dir, "images")
+        for tag, grid in (("samples", image_grid(samples)), ("reconstructions", image_grid(pairs))):
+            with scalars.writer.as_default():
+                tf.summary.image(tag, grid[None], step=epoch)
+            write_png_atomic(os.path.join(folder, "%s_epoch%03d.png" % (tag, epoch)), grid)
+        scalars.writer.flush()
+
+    def reconstruct(self, images, seed):
+        """D(z), z = mu + eps*std (the authors' `model(x)`, train-mode BN)."""
+        import tensorflow as tf
+        mu, logvar = self.model.encode(images)
+        eps = tf.random.stateless_normal(tf.shape(mu), [seed, 7])
+        return self.model.decoder(mu + tf.exp(0.5 * logvar) * eps, training=True)
+
+
+def evaluate(run, options):
+    """The metrics of spec 3.4 that run without the Inception weights, plus FID when they are given."""
+    import tensorflow as tf
+
+    from methods.feature_classifier import (classifier_accuracy, classifier_features,
+                                            load_or_train_feature_classifier)
+    from methods.priors import kl_monte_carlo, responsibility_neg_entropy, split_moments
+    from utils.image_metrics import (frechet_distance_of_features, latent_classification_accuracy,
+                                     precision_recall, quantize_generated)
+    from utils.paths import exp_log_path
+
+    data, model, batch_size = run.data, run.model, run.batch_size
+    encoder, decoder = model.encoder, model.decoder
+    results = {"dataset": options["dataset"], "epochs_trained": run.epoch, "num_components": run.prior.num_components,
+               "prior_kind": run.prior.kind}
+    # train_BN (inference_metrics.py:8-24): one train-mode pass to refresh BN running statistics, then eval mode
+    for start in range(0, len(data.train_images), 500):
+        encoder(data.train_images[start:start + 500], training=True)
+    rng = np.random.default_rng(options["seed"])
+
+    def sampled_codes(images):
+        codes = []
+        for start in range(0, len(images), 500):
+            mu, logvar = (np.asarray(t) for t in split_moments(encoder(images[start:start + 500], training=False)))
+            codes.append(mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape))
+        return np.concatenate(codes)
+    results.update(latent_classification_accuracy(sampled_codes(data.train_images), data.train_labels,
+                                                  sampled_codes(data.test_images), data.test_labels))
+    # test ELBO (Gaussian decoder of unit variance: RE = sum 0.5 (x^ - x)^2 + 0.5 log 2pi, KL by MC) and
+    # assignment entropy (-negH averaged over test batches, weights B*MC; spec 1.8, 3.4)
+    prior_params = run.prior.params(encoder, training=False)
+    totals = {"rec": 0.0, "kl": 0.0, "entropy": 0.0}
+    dims = float(np.prod(data.test_images.shape[1:]))
+    for start in range(0, len(data.test_images), batch_size):
+        x = data.test_images[start:start + batch_size]
+        mu, logvar = split_moments(encoder(x, training=False))
+        kl, z_s = kl_monte_carlo(mu, logvar, prior_params, options["mc"], seed=tf.constant([start, 11], tf.int32))
+        z = z_s[:len(x)]
+        xr = decoder(z, training=False)
+        rec = 0.5 * tf.reduce_sum(tf.square(tf.reshape(xr - x, [len(x), -1])), axis=1) + 0.5 * dims * math.log(
+            2 * math.pi)
+        totals["rec"] += float(tf.reduce_sum(rec))
+        totals["kl"] += float(tf.reduce_sum(kl))
+        if run.prior.num_components > 1:
+            totals["entropy"] -= float(responsibility_neg_entropy(z_s, prior_params)) * len(x)
+    count = len(data.test_images)
+    results.update(test_rec=totals["rec"] / count, test_kl=totals["kl"] / count,
+                   test_elbo=-(totals["rec"] + totals["kl"]) / count, assignment_entropy=totals["entropy"] / count,
+                   inactive_modes=int(run.prior.inactive_modes().numpy()))
+    # generated and reconstructed images in train mode, as the authors' FID (spec 3.4)
+    n = min(options["eval_samples"], len(data.train_images))
+    real = data.train_images[np.random.default_rng(options["seed"]).permutation(len(data.train_images))[:n]]
+    fakes, recs = [], []
+    for index, start in enumerate(range(0, n, batch_size)):
+        size = min(batch_size, n - start)
+        fakes.append(np.asarray(model.sample(size, seed=tf.constant([[index, 3], [index, 4]], tf.int64))))
+        recs.append(np.asarray(run.reconstruct(real[start:start + size], seed=10 ** 6 + index)))
+    fakes, recs = quantize_generated(np.concatenate(fakes)), quantize_generated(np.concatenate(recs))
+    # FD-LeNet: a Frechet distance on the features of a small classifier trained here (never called FID)
+    cache = os.path.join(exp_log_path(), "sintrovae_images", "feature_classifiers")
+    lenet = load_or_train_feature_classifier(options["dataset"], data.train_images, data.train_labels, cache)
+    real_f, fake_f, rec_f = (classifier_features(lenet, a) for a in (real, fakes, recs))
+    precision, recall = precision_recall(real_f, fake_f)
+    results.update(eval_samples=n, lenet_test_accuracy=classifier_accuracy(lenet, data.test_images, data.test_labels),
+                   fd_lenet_gen=frechet_distance_of_features(real_f, fake_f),
+                   fd_lenet_rec=frechet_distance_of_features(real_f, rec_f),
+                   precision_lenet=precision, recall_lenet=recall)
+    if options["inception_graph"]:
+        from utils.image_metrics import InceptionFeatures
+        inception = InceptionFeatures(options["inception_graph"])
+        real_i, fake_i, rec_i = (inception(a) for a in (real, fakes, recs))
+        precision, recall = precision_recall(real_i, fake_i)
+        results.update(fid_gen=frechet_distance_of_features(real_i, fake_i),
+                       fid_rec=frechet_distance_of_features(real_i, rec_i),
+                       precision_inception=precision, recall_inception=recall)
+    return results
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
+@click.option("--prior", type=click.Choice(["imposed", "mog", "vamp"]), default="vamp", show_default=True,
+              help="imposed N(0,I); mog: a MoG from the start (data init E(x_1..K)); vamp: the authors' runs, a "
+                   "VampPrior turned into a MoG at epoch warmup - mog_warmup.")
+@click.option("--num-components", type=click.IntRange(1, 10000), default=10, show_default=True, help="K")
+@click.option("--learnable-weights/--fixed-weights", default=False, show_default=True,
+              help="learnable mixing weights (LC)")
+@click.option("--intro-prior/--no-intro-prior", default=False, show_default=True,
+              help="train the prior in the decoder step (IP)")
+@click.option("--sampling-with-grad/--no-sampling-with-grad", default=None,
+              help="reparameterised prior samples in the decoder step (SWG; default: same as --intro-prior)")
+@click.option("--responsibility-weight", type=click.FloatRange(0.0), default=0.0, show_default=True,
+              help="r of the responsibility (assignment entropy) regulariser; the authors sweep 0, 1, 10, 100")
+@click.option("--epochs", type=click.IntRange(1), default=220, show_default=True)
+@click.option("--warmup-epochs", type=click.IntRange(0), default=20, show_default=True,
+              help="VAE warm-up epochs (num_vae)")
+@click.option("--mog-warmup", type=click.IntRange(0), default=5, show_default=True,
+              help="epochs before the end of the warm-up at which the VampPrior becomes a MoG")
+@click.option("--mc", type=click.IntRange(1), default=100, show_default=True, help="MC samples of every KL")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="default: 128 (MNIST, FMNIST), 32 (CIFAR)")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or a GPU index")
+@click.option("--jit-compile/--no-jit-compile", default=False, show_default=True,
+              help="XLA (slower for these convolutions on CPU)")
+@click.option("--max-steps-per-epoch", type=click.IntRange(1), default=None, help="for tests: cap each epoch")
+@click.option("--subset", type=click.IntRange(1), default=None,
+              help="for tests: use the first N train and test images")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=100, show_default=True,
+              help="also checkpoint every N iterations inside an epoch (0: only at epoch ends)")
+@click.option("--stop-after", type=click.IntRange(1), default=None,
+              help="train at most N epochs in this invocation; run again to resume")
+@click.option("--eval-samples", type=click.IntRange(5), default=10000, show_default=True,
+              help="generated / real images for FD-LeNet, FID and precision/recall (authors: 50000)")
+@click.option("--inception-graph", type=click.Path(dir_okay=False), default=None,
+              help="classify_image_graph_def.pb from inception-2015-12-05.tgz: adds FID(gen), FID(rec) and "
+                   "Inception precision/recall to eval.json")
+@exit_on_user_error
+def main(**options):
+    from utils.devices import choose_device
+    choose_device(options["device"])
+    if options["sampling_with_grad"] is None:
+        options["sampling_with_grad"] = options["intro_prior"]
+    if options["prior"] == "imposed":
+        options["num_components"] = 1
+    if options["prior"] == "vamp" and options["mog_warmup"] > options["warmup_epochs"]:
+        raise UserError("--mog-warmup (%d) must not exceed --warmup-epochs (%d)."
+                        % (options["mog_warmup"], options["warmup_epochs"]))
+    if options["inception_graph"] and not os.path.isfile(options["inception_graph"]):
+        from utils.image_metrics import InceptionFeatures
+        InceptionFeatures(options["inception_graph"])  # raises the UserError that says where the file comes from
+    from methods.resnet import IMAGE_CONFIGS
+    from utils.atomic import write_json_atomic
+    from utils.logger import TensorBoardScalars
+    from utils.paths import obtain_log_path
+    import utils.logger as logger
+
+    default_batch = IMAGE_CONFIGS[options["dataset"]].batch_size
+    name = config_name(options["prior"], options["num_components"], options["learnable_weights"],
+                       options["intro_prior"], options["sampling_with_grad"], options["responsibility_weight"],
+                       options["mc"], options["warmup_epochs"], options["mog_warmup"],
+                       options["batch_size"] or default_batch, default_batch, options["subset"],
+                       options["max_steps_per_epoch"])
+    run_dir = obtain_log_path(os.path.join("sintrovae_images", options["dataset"], name, "seed%d" % options["seed"]))
+    eval_path = os.path.join(run_dir, "eval.json")
+    run = ImageRun(options, run_dir)
+    if run.epoch >= options["epochs"] and os.path.isfile(eval_path):
+        print("already trained for %d epochs and evaluated: %s" % (run.epoch, eval_path))
+        return
+    logger.reset()
+    logger.configure(run_dir, ["stdout", "log", "csv", "json"], append=run.resumed)
+    scalars = TensorBoardScalars(os.path.join(run_dir, "tb"))
+    try:
+        if run.resumed:
+            logger.log("resumed from %s (epoch %d)" % (run.checkpoint.latest, run.epoch))
+        started = time.time()
+        finished = run.train(logger, scalars, options["stop_after"])
+        if not finished:
+            logger.log("stopped after %d epochs in this run; run the same command again to resume"
+                       % options["stop_after"])
+            return
+        results = evaluate(run, options)
+        results.update(config=name, seed=options["seed"], train_seconds_last_run=time.time() - started)
+        write_json_atomic(eval_path, results)
+        scalars.write({"eval/" + k: v for k, v in results.items() if isinstance(v, (int, float))}, run.epoch)
+        logger.log("eval: " + ", ".join("%s=%.4g" % (k, v) for k, v in sorted(results.items())
+                                        if isinstance(v, (int, float))))
+    finally:
+        scalars.close()
+        logger.reset()
+
+
+if __name__ == "__main__":
+    main()
