@@ -1,0 +1,43 @@
+"""LagVAE on binarised MNIST (legacy examples/lagvae.py): learned Lagrange multipliers for the constraints
+-ELBO <= e1 and 1e4 MMD(q(z), p(z)) <= e2, with mutual-information preference mi.
+
+    python examples/lagvae.py --mi=1.0 --e1=86.0 --e2=5.0          # train 5000 epochs, then evaluate
+    python examples/lagvae.py --mi=1.0 --e1=86.0 --e2=5.0 --test   # restore and evaluate again
+
+Writes $EXP_LOG_PATH/lvae/v1/{z_dim}/{mi}-{e1}-{e2}/ (see the README section "LagVAE and InfoVAE").
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+
+from utils.errors import exit_on_user_error  # noqa: E402
+from utils.legacy_training import FiniteFloat, common_options, run_command  # noqa: E402
+
+
+def build_model(**kwargs):
+    from methods.lagvae import LagrangianVAE
+    return LagrangianVAE(**kwargs)
+
+
+@click.command()
+@click.option("--z_dim", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--mi", type=FiniteFloat(), default=0.0, show_default=True,
+              help="preference for mutual information (> 0 maximise, <= 0 minimise)")
+@click.option("--e1", type=FiniteFloat(minimum=0.0, strict=True), default=88.0, show_default=True,
+              help="constraint level for -ELBO in nats (> 0: -ELBO of binary data is positive)")
+@click.option("--e2", type=FiniteFloat(minimum=0.0), default=8.0, show_default=True,
+              help="constraint level for 1e4 x MMD (>= 0; the sampling floor is about 2.46)")
+@click.option("--test", is_flag=True, help="skip training: restore the checkpoint and evaluate")
+@common_options
+@exit_on_user_error
+def main(z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every, device, max_steps):
+    run_command(build_model, "lvae", z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
+                device, max_steps)
+
+
+if __name__ == "__main__":
+    main()

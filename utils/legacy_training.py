@@ -1,0 +1,232 @@
+"""The resumable training / evaluation flow shared by examples/lagvae.py and examples/infovae.py.
+
+Legacy behaviour (spec 1.1, 1.8, 1.10): 5000 epochs over the 55000 training images in a fixed order, one
+step per batch; every `log_every` (1000) iterations the model's log line / table is written from a NEW
+batch of the training iterator and the TensorBoard scalars from ANOTHER one (these two batches are not
+trained on); then `test()`: test split, then train split, merged into eval.pkl.
+
+Additions: a checkpoint of the whole state (networks, optimizers, multipliers, seed streams, counters)
+after every epoch, so the same command resumes an interrupted run (kill -9 included); `--max-steps`
+stops (and checkpoints) a run early; a finished run is not retrained.
+"""
+import math
+import os
+
+import click
+
+from utils.errors import UserError
+
+DATASETS = ("mnist", "fashion_mnist")
+RUN_CONFIG = "config.json"
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is finite (click.FLOAT accepts 'nan' and 'inf') and optionally >= / > a minimum."""
+
+    name = "float"
+
+    def __init__(self, minimum=None, strict=False):
+        self.minimum, self.strict = minimum, strict
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail("%r is not a number" % (value,), param, ctx)
+        if not math.isfinite(number):
+            self.fail("%r is not a finite number" % (value,), param, ctx)
+        if self.minimum is not None and (number <= self.minimum if self.strict else number < self.minimum):
+            self.fail("%s must be %s %s" % (number, ">" if self.strict else ">=", self.minimum), param, ctx)
+        return number
+
+
+def common_options(command):
+    """The flags both commands share beyond the legacy ones."""
+    options = [
+        click.option("--epochs", type=click.IntRange(min=1), default=5000, show_default=True,
+                     help="training epochs (passes over the 55000 training images)"),
+        click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True,
+                     help="seed of the initial weights, the z / prior samples and the binarisation"),
+        click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True),
+        click.option("--batch-size", type=click.IntRange(1, 10000), default=250, show_default=True),
+        click.option("--log-every", type=click.IntRange(min=1), default=1000, show_default=True,
+                     help="iterations between log lines / TensorBoard scalars"),
+        click.option("--device", default="auto", show_default=True,
+                     help="'auto' (a free GPU, else the CPU), 'cpu', or a GPU index"),
+        click.option("--max-steps", type=click.IntRange(min=1), default=None,
+                     help="stop (and checkpoint) once the run has made this many training steps; "
+                          "the same command without it continues"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_directory(method_folder, dataset, z_dim, mi, e1, e2):
+    """Legacy `obtain_log_path('lvae/v1/{}/{}-{}-{}/'.format(z_dim, mi, e1, e2))`; Fashion-MNIST runs go to
+    `<method>/v1-fashion_mnist/...` so they never mix with MNIST runs."""
+    from utils.paths import obtain_log_path
+    version = "v1" if dataset == "mnist" else "v1-" + dataset
+    return obtain_log_path("{}/{}/{}/{}-{}-{}/".format(method_folder, version, z_dim, mi, e1, e2))
+
+
+def check_run_config(logdir, config):
+    """The first run of a directory records the flags that shape training; later runs must agree."""
+    from utils.atomic import write_json_atomic
+    import json
+    path = os.path.join(logdir, RUN_CONFIG)
+    if not os.path.exists(path):
+        write_json_atomic(path, config)
+        return
+    with open(path) as stream:
+        recorded = json.load(stream)
+    for key in ("dataset", "batch_size", "seed"):
+        if key in recorded and recorded[key] != config[key]:
+            raise UserError("%s was started with --%s %s, not %s: use the same value or delete the folder to "
+                            "start again." % (logdir, key.replace("_", "-"), recorded[key], config[key]))
+
+
+class LegacyRun:
+    """One run directory: model, data, counters, checkpoint, logger and TensorBoard writer."""
+
+    def __init__(self, model, logdir, dataset, batch_size, seed):
+        import tensorflow as tf
+        from utils.checkpoints import RunCheckpoint
+        from utils.data import load_mnist_arrays, read_mnist
+        self.tf = tf
+        self.model = model
+        self.logdir = logdir
+        self.generator = tf.random.Generator.from_seed(seed + 1)  # binarisation stream
+        self.train_data, self.test_data = read_mnist(dataset, batch_sizes=(batch_size, batch_size),
+                                                     generator=self.generator)
+        # (the pipeline's cardinality is unknown to tf.data: it is built with flat_map)
+        self.batches_per_pass = -(-len(load_mnist_arrays(dataset).train.images) // batch_size)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+        self.batches_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_in_epoch")
+        self.epoch_start_state = tf.Variable(self.generator.state, trainable=False, name="epoch_start_state")
+        self.checkpoint = RunCheckpoint(logdir, data_generator=self.generator, epoch=self.epoch,
+                                        iteration=self.iteration, batches_in_epoch=self.batches_in_epoch,
+                                        epoch_start_state=self.epoch_start_state, **model.checkpoint_trackables())
+
+    # ------------------------------------------------------------------ training
+    def train(self, epochs, log_every, max_steps, logger, scalars):
+        """Train until `epochs` are done or the iteration counter reaches `max_steps`; True when finished."""
+        from utils.progress import format_postfix, progress_bar
+        model, tf = self.model, self.tf
+        while int(self.epoch.numpy()) < epochs:
+            if max_steps is not None and int(self.iteration.numpy()) >= max_steps:
+                return False
+            consumed = int(self.batches_in_epoch.numpy())
+            if consumed == 0:
+                self.epoch_start_state.assign(self.generator.state)
+            else:  # resume inside an epoch: same pass seed, skip what was already drawn
+                self.generator.reset(self.epoch_start_state)
+            batches = iter(self.train_data.skip(consumed) if consumed else self.train_data)
+            iteration = int(self.iteration.numpy())
+            epoch = int(self.epoch.numpy())
+            bar = progress_bar(self.batches_per_pass, "epoch %d/%d" % (epoch + 1, epochs), initial=consumed)
+            model.reset_metrics()
+            stopped = False
+            for x in batches:
+                metrics = model.train_batch(x)
+                iteration += 1
+                consumed += 1
+                bar.update(1)
+                if iteration % log_every == 0:
+                    consumed += self._log(iteration, batches, logger, scalars)
+                if iteration % 20 == 0 or consumed >= self.batches_per_pass:
+                    bar.set_postfix(format_postfix({k: v.numpy() for k, v in metrics.items()}), refresh=False)
+                if max_steps is not None and iteration >= max_steps:
+                    stopped = consumed < self.batches_per_pass
+                    break
+            bar.close()
+            self.iteration.assign(iteration)
+            if stopped:
+                self.batches_in_epoch.assign(consumed)
+            else:
+                self.epoch.assign_add(1)
+                self.batches_in_epoch.assign(0)
+            self.checkpoint.save()
+        return True
+
+    def _log(self, iteration, batches, logger, scalars):
+        """Legacy `_log`: one new batch for the log line / table, another for TensorBoard. Returns the number
+        of batches drawn (the epoch ends when the iterator runs out, as the legacy OutOfRangeError did)."""
+        drawn = 0
+        for write in (lambda values: self.model.write_log(logger, iteration, values),
+                      lambda values: scalars.write({"train/" + key: values[key] for key in self.model.summary_keys},
+                                                   iteration)):
+            x = next(batches, None)
+            if x is None:
+                break
+            drawn += 1
+            write(self.model.quantities_on_batch(x))
+        return drawn
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, logger):
+        """Legacy `test()`: test split then train split; each merged into eval.pkl and printed as a table."""
+        from utils.results import write_evaluation
+        merged = {}
+        for prefix, data in (("test_", self.test_data), ("train_", self.train_data)):
+            results = {prefix + key: value for key, value in self.model.evaluate_split(data).items()}
+            logger.logkvs(results)
+            logger.dumpkvs()
+            merged = write_evaluation(self.logdir, results)
+        return merged
+
+    def evaluation_complete(self):
+        from utils.results import read_evaluation
+        present = read_evaluation(self.logdir)
+        return all(prefix + key in present for prefix in ("test_", "train_") for key in self.model.evaluation_keys)
+
+
+def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
+                device, max_steps):
+    """Everything after flag parsing for both commands."""
+    from utils.devices import choose_device
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logdir = run_directory(method_folder, dataset, z_dim, mi, e1, e2)
+    if test and not os.path.isdir(os.path.join(logdir, "ckpt")):
+        raise UserError("no checkpoint in %s: train this configuration first (the same command without --test)."
+                        % logdir)
+    print("Using device %s" % choose_device(device))
+    import keras
+    from utils import logger
+    from utils.logger import TensorBoardScalars
+
+    os.makedirs(logdir, exist_ok=True)
+    check_run_config(logdir, dict(method=method_folder, z_dim=z_dim, mi=mi, e1=e1, e2=e2, dataset=dataset,
+                                  batch_size=batch_size, seed=seed))
+    keras.utils.set_random_seed(seed)
+    model = build_model(mi=mi, e1=e1, e2=e2, z_dim=z_dim, seed=seed)
+    run = LegacyRun(model, logdir, dataset, batch_size, seed)
+    resumed = run.checkpoint.restore_latest(required=test)
+    if logger.Logger.CURRENT is not logger.Logger.DEFAULT:
+        logger.reset()
+    logger.configure(logdir, format_strs=["stdout", "log"], append=resumed)
+    try:
+        if not test:
+            done_before = int(run.epoch.numpy()) >= epochs
+            if done_before and run.evaluation_complete():
+                print("%s is already trained for %d epochs and evaluated (eval.pkl); use --test to evaluate again."
+                      % (logdir, int(run.epoch.numpy())))
+                return
+            if resumed and not done_before:
+                print("Resuming %s at epoch %d, iteration %d." % (logdir, int(run.epoch.numpy()),
+                                                                    int(run.iteration.numpy())))
+            scalars = TensorBoardScalars(logdir)
+            try:
+                finished = run.train(epochs, log_every, max_steps, logger, scalars)
+            finally:
+                scalars.close()
+            if not finished:
+                print("Stopped at iteration %d (--max-steps %d); checkpoint saved in %s. Run the command again "
+                      "without --max-steps (or with a larger one) to continue." % (int(run.iteration.numpy()),
+                                                                                  max_steps, run.checkpoint.directory))
+                return
+        run.evaluate(logger)
+    finally:  # close log.txt without the 'Reset logger' line that logger.reset() prints
+        logger.Logger.CURRENT.close()
+        logger.Logger.CURRENT = logger.Logger.DEFAULT
