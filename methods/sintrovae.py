@@ -1,0 +1,375 @@
+"""Soft-IntroVAE with a learned prior (Athanasiadis, Lindsten, Felsberg, TMLR 2025): the training steps.
+
+Spec: /work/shared/specs/sintrovae_prior.md sections 1.2-1.5 and 1.10 (authors' T2 / TI scripts).
+
+API (stable; data-agnostic -- the 2D benchmark and the image experiments both use it):
+
+    model = SoftIntroVAE(encoder, decoder, prior, scale=0.5, beta_rec=0.2, beta_kl=0.3, beta_neg=0.9, ...)
+    model.initialise(x_batch)          # builds the networks, the 'data' prior init, the three Adams
+    for it in range(num_iter):         # the command owns the phase schedule (spec 1.2):
+        if it == num_vae - mog_warmup: model.convert_vamp_to_mog()     # also resets all three Adams
+        if it == num_vae:              model.start_adversarial_phase()  # freezes the clipping bounds
+        model.set_schedule_step(it)    # MultiStepLR: lr = base * lr_gamma ** #(milestones <= step)
+        logs = model.train_iteration(x)  # warm-up step (1.3) or E-step (1.4) + D/P-step (1.5)
+
+* `encoder(x, training=True)` returns (B, 2L) = [mu, logvar]; `decoder(z, training=True)` returns x-shaped
+  output (no activation). Both are always called with training=True (authors keep BN in train mode).
+* `scale` is s (0.5 in 2D, 1/(C*H*W) for images); `responsibility_samples`: 'fresh' (2D, T2:251) draws new
+  z_s for the responsibilities, 'kl_real' (images, TI:363-389) reuses the z_s of KL_real.
+* `train_iteration` runs one compiled `tf.function` per step kind (XLA when `jit_compile`), raises a
+  `UserError` when lossE or lossD is NaN (T2:369-371) and returns the running means of the metrics
+  (`keras.metrics.Mean`; `reset_metrics()` starts new means). `train_step(data)` is the same step for `fit`.
+* `checkpoint_objects()`: everything a `RunCheckpoint` must hold to resume (networks, prior, three Adams,
+  the random generator, the phase and iteration counters); call `sync_after_restore()` after restoring.
+* `sample(n)`, `encode(x)`, `point_loss(x, eps)` (deterministic per-point RE + KL of the evaluation).
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from methods.priors import kl_monte_carlo, mog_logvar, reparameterised_samples, responsibility_neg_entropy, \
+    split_moments
+from utils.errors import UserError
+
+WARMUP, ADVERSARIAL = 0, 1
+_NUM_SEEDS = 16
+
+WARMUP_METRICS = ("loss_vae", "rec_vae", "kl_vae")
+ADVERSARIAL_METRICS = ("lossE", "lossD", "rec_real", "kl_real", "kl_fake", "kl_rec", "expelbo_fake",
+                       "expelbo_rec", "neg_entropy", "kl_real_prior", "rec_rec_d", "rec_fake_d", "kl_rec_d",
+                       "kl_fake_d", "rec_real_d")
+
+
+def squared_error_sum(prediction, target):
+    """sum_d (prediction - target)^2 per sample (`calc_reconstruction_loss` 'mse' reduction 'none', L2:37-69)."""
+    diff = tf.reshape(prediction - target, [tf.shape(target)[0], -1])
+    return tf.reduce_sum(tf.square(diff), axis=1)
+
+
+def multistep_factor(step, milestones, gamma=0.1):
+    """torch MultiStepLR after `step` scheduler steps: gamma ** #(milestones <= step) (spec 1.10)."""
+    return float(gamma) ** sum(1 for milestone in milestones if step >= milestone)
+
+
+class TorchAdam(keras.optimizers.Adam):
+    """Adam with torch's update: p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat, v_hat bias-corrected.
+
+    Keras adds eps to the UNcorrected sqrt(v) ("epsilon hat"), i.e. an effective eps of
+    eps / sqrt(1 - beta2^t), 31.6x larger at the first step; torch (the authors' optimizer) does not.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        gradient = tf.cast(gradient, dtype)
+        step = tf.cast(self.iterations + 1, dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
+        self.assign_add(v, (tf.square(gradient) - v) * (1 - self.beta_2))
+        m_hat = m / (1 - tf.pow(tf.cast(self.beta_1, dtype), step))
+        v_hat = v / (1 - tf.pow(tf.cast(self.beta_2, dtype), step))
+        self.assign_sub(variable, lr * m_hat / (tf.sqrt(v_hat) + self.epsilon))
+
+
+def _make_adam(learning_rate):
+    """torch Adam defaults: betas 0.9/0.999, eps 1e-8 (Keras' default eps is 1e-7; spec 1.10)."""
+    return TorchAdam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+
+
+def _apply(optimizer, grads, variables):
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    if pairs:
+        optimizer.apply_gradients(pairs)
+
+
+class SoftIntroVAE(keras.Model):
+    """Encoder, decoder and prior as three players with separate Adams (spec 1.3-1.5, 1.10)."""
+
+    def __init__(self, encoder, decoder, prior, scale, beta_rec, beta_kl, beta_neg, mc=100, alpha=2.0,
+                 gamma=1.0, gamma_r=1e-8, intro_prior=True, sampling_with_grad=None, clip_logvar=True,
+                 r_entropy=0.0, responsibility_samples="fresh", learning_rate=2e-4, prior_learning_rate=None,
+                 lr_milestones=(), lr_gamma=0.1, jit_compile=True, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if responsibility_samples not in ("fresh", "kl_real"):
+            raise ValueError("responsibility_samples must be 'fresh' or 'kl_real'")
+        self.encoder, self.decoder, self.prior = encoder, decoder, prior
+        self.latent_dim = prior.latent_dim
+        self.scale = float(scale)
+        self.beta_rec, self.beta_kl, self.beta_neg = float(beta_rec), float(beta_kl), float(beta_neg)
+        self.mc, self.alpha, self.gamma, self.gamma_r = int(mc), float(alpha), float(gamma), float(gamma_r)
+        self.intro_prior = bool(intro_prior)
+        self.sampling_with_grad = self.intro_prior if sampling_with_grad is None else bool(sampling_with_grad)
+        self.clip_logvar = bool(clip_logvar)
+        self.r_entropy = float(r_entropy)
+        self.responsibility_samples = responsibility_samples
+        self.base_learning_rate = float(learning_rate)
+        self.base_prior_learning_rate = float(learning_rate if prior_learning_rate is None else prior_learning_rate)
+        self.lr_milestones, self.lr_gamma = tuple(int(m) for m in lr_milestones), float(lr_gamma)
+        self.jit_compile = bool(jit_compile)
+        self.optimizer_e = _make_adam(self.base_learning_rate)
+        self.optimizer_d = _make_adam(self.base_learning_rate)
+        self.optimizer_p = _make_adam(self.base_prior_learning_rate)
+        self.phase = tf.Variable(WARMUP, dtype=tf.int32, trainable=False, name="phase")
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+        self.rng = tf.random.Generator.from_seed(int(seed))
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS + ADVERSARIAL_METRICS}
+        self._compiled = {}
+
+    # -- set-up and state -----------------------------------------------------------------------------------
+    def initialise(self, x):
+        """Build the networks and Adams on one batch and apply the prior's 'data' init (spec 1.1).
+
+        `x` must be shuffled: the first K points become the pseudo-inputs (or, for a direct MoG, E(x[:K])).
+        """
+        x = tf.convert_to_tensor(x, tf.float32)
+        mu, _ = split_moments(self.encoder(x, training=True))
+        self.decoder(mu, training=True)
+        self.prior.init_from_data(self.encoder, x)
+        self.optimizer_e.build(self.encoder.trainable_variables)
+        self.optimizer_d.build(self.decoder.trainable_variables)
+        if self.prior.parameter_variables():
+            self.optimizer_p.build(self.prior.parameter_variables())
+
+    def checkpoint_objects(self):
+        """Keyword arguments for `RunCheckpoint`: all state that changes during training."""
+        return dict(encoder=self.encoder, decoder=self.decoder, prior=self.prior, optimizer_e=self.optimizer_e,
+                    optimizer_d=self.optimizer_d, optimizer_p=self.optimizer_p, rng=self.rng, phase=self.phase,
+                    iteration=self.iteration)
+
+    def sync_after_restore(self):
+        self.prior.refresh()
+
+    @property
+    def optimizers(self):
+        return (self.optimizer_e, self.optimizer_d, self.optimizer_p)
+
+    def reset_optimizers(self):
+        """Fresh Adam state for all three players (moments and step counters zero; T2:135-144)."""
+        for optimizer in self.optimizers:
+            for variable in optimizer.variables:
+                if "learning_rate" not in variable.path:
+                    variable.assign(tf.zeros(variable.shape, variable.dtype))
+
+    def set_schedule_step(self, step):
+        """Learning rates of MultiStepLR(lr_milestones, lr_gamma) after `step` scheduler steps (spec 1.10).
+
+        2D steps per iteration, images per epoch. The authors shift the milestones by -it when they
+        re-create the schedulers at the conversion, so the decay stays at the same absolute step: here the
+        step is absolute from the start.
+        """
+        factor = multistep_factor(step, self.lr_milestones, self.lr_gamma)
+        self.optimizer_e.learning_rate = self.base_learning_rate * factor
+        self.optimizer_d.learning_rate = self.base_learning_rate * factor
+        self.optimizer_p.learning_rate = self.base_prior_learning_rate * factor
+
+    def convert_vamp_to_mog(self):
+        """`vamp_to_mog` (spec 1.2 step 2) plus the authors' re-creation of all three Adams."""
+        self.prior.vamp_to_mog(self.encoder)
+        self.reset_optimizers()
+
+    def start_adversarial_phase(self):
+        """it == num_vae (spec 1.2 step 4): freeze the clipping bounds when the prior is learned (IP) and
+        clip_logvar, then switch train_iteration to the S-IntroVAE steps."""
+        if not self.prior.is_imposed and self.intro_prior and self.clip_logvar:
+            self.prior.freeze_clipping_bounds()
+        self.phase.assign(ADVERSARIAL)
+
+    @property
+    def in_adversarial_phase(self):
+        return int(self.phase.numpy()) == ADVERSARIAL
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def encode(self, x):
+        return split_moments(self.encoder(x, training=True))
+
+    def _reparameterise(self, mu, logvar, seed):
+        return mu + tf.exp(0.5 * logvar) * tf.random.stateless_normal(tf.shape(mu), seed, dtype=mu.dtype)
+
+    def _kl(self, mu, logvar, prior_params, seed):
+        return kl_monte_carlo(mu, logvar, prior_params, self.mc, seed=seed)
+
+    def _prior_trainable(self):
+        return self.prior.parameter_variables() if self.intro_prior else []
+
+    # -- VAE warm-up (spec 1.3) -----------------------------------------------------------------------------
+    def _warmup_step(self, x, seeds):
+        """loss = beta_rec RE + beta_kl KL_MC (no scale factor); Adam steps on E, D and P (if not imposed)."""
+        encoder_vars = self.encoder.trainable_variables
+        decoder_vars = self.decoder.trainable_variables
+        prior_vars = self.prior.parameter_variables()
+        with tf.GradientTape() as tape:
+            mu, logvar = self.encode(x)
+            z = self._reparameterise(mu, logvar, seeds[:, 0])
+            rec = tf.reduce_mean(squared_error_sum(self.decoder(z, training=True), x))
+            prior_params = self.prior.params(self.encoder)
+            kl = tf.reduce_mean(self._kl(mu, logvar, prior_params, seeds[:, 1])[0])
+            loss = self.beta_rec * rec + self.beta_kl * kl
+        grads = tape.gradient(loss, encoder_vars + decoder_vars + prior_vars)
+        n_e, n_d = len(encoder_vars), len(decoder_vars)
+        _apply(self.optimizer_e, grads[:n_e], encoder_vars)
+        _apply(self.optimizer_d, grads[n_e:n_e + n_d], decoder_vars)
+        _apply(self.optimizer_p, grads[n_e + n_d:], prior_vars)
+        values = {"loss_vae": loss, "rec_vae": rec, "kl_vae": kl}
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return values
+
+    # -- S-IntroVAE iteration (spec 1.4 + 1.5) ----------------------------------------------------------------
+    def encoder_loss(self, x, seeds):
+        """lossE of spec 1.4 (T2:206-279). Returns (lossE, terms dict, (mu, logvar, z) of the real data)."""
+        s = self.scale
+        batch = tf.shape(x)[0]
+        prior_params = self.prior.params(self.encoder)
+        zp, _ = self.prior.sample(batch, prior_params, tf.stack([seeds[:, 0], seeds[:, 1]]),
+                                  with_grad=self.sampling_with_grad)
+        fake = tf.stop_gradient(self.decoder(zp, training=True))
+        mu, logvar = self.encode(x)
+        z = self._reparameterise(mu, logvar, seeds[:, 2])
+        xr = self.decoder(z, training=True)
+        mu_f, logvar_f = self.encode(fake)
+        xr_f = self.decoder(self._reparameterise(mu_f, logvar_f, seeds[:, 3]), training=True)
+        mu_r, logvar_r = self.encode(tf.stop_gradient(xr))
+        xr_r = self.decoder(self._reparameterise(mu_r, logvar_r, seeds[:, 4]), training=True)
+        kl_real_i, z_s = self._kl(mu, logvar, prior_params, seeds[:, 5])
+        kl_real = tf.reduce_mean(kl_real_i)
+        kl_fake_i = self._kl(mu_f, logvar_f, prior_params, seeds[:, 6])[0]
+        kl_rec_i = self._kl(mu_r, logvar_r, prior_params, seeds[:, 7])[0]
+        rec_fake_i = squared_error_sum(xr_f, fake)
+        rec_rec_i = squared_error_sum(xr_r, xr)      # target xr NOT detached: gradient via D(z) into E
+        rec_real = tf.reduce_mean(squared_error_sum(xr, x))
+        if self.r_entropy != 0.0:
+            if self.responsibility_samples == "fresh":
+                eps = tf.random.stateless_normal(tf.stack([self.mc * batch, self.latent_dim]), seeds[:, 8])
+                z_s = reparameterised_samples(mu, logvar, eps)
+            neg_entropy = responsibility_neg_entropy(z_s, prior_params)
+        else:
+            neg_entropy = tf.constant(0.0)
+        expelbo_fake = tf.reduce_mean(tf.exp(-self.alpha * s * (self.beta_rec * rec_fake_i
+                                                                 + self.beta_neg * kl_fake_i)))
+        expelbo_rec = tf.reduce_mean(tf.exp(-self.alpha * s * (self.beta_rec * rec_rec_i
+                                                                + self.beta_neg * kl_rec_i)))
+        loss = (s * (self.beta_kl * kl_real + self.beta_rec * rec_real)
+                + (1.0 / self.alpha) * 0.5 * (expelbo_fake + expelbo_rec)
+                + s * self.r_entropy * neg_entropy)
+        terms = {"rec_real": rec_real, "kl_real": kl_real, "kl_fake": tf.reduce_mean(kl_fake_i),
+                 "kl_rec": tf.reduce_mean(kl_rec_i), "expelbo_fake": expelbo_fake, "expelbo_rec": expelbo_rec,
+                 "neg_entropy": neg_entropy}
+        return loss, terms, (mu, logvar, z)
+
+    def decoder_loss(self, x, real_latents, seeds):
+        """lossD of spec 1.5 (T2:298-346); `real_latents` = (mu, logvar, z) from the encoder step."""
+        s = self.scale
+        batch = tf.shape(x)[0]
+        mu, logvar, z = (tf.stop_gradient(t) for t in real_latents)
+        prior_params = self.prior.params(self.encoder)
+        zp, _ = self.prior.sample(batch, prior_params, tf.stack([seeds[:, 9], seeds[:, 10]]),
+                                  with_grad=self.sampling_with_grad)
+        fake = self.decoder(zp, training=True)
+        xr = self.decoder(z, training=True)
+        rec_real = tf.reduce_mean(squared_error_sum(xr, x))
+        mu_r, logvar_r = self.encode(xr)
+        z_r = self._reparameterise(mu_r, logvar_r, seeds[:, 11])
+        mu_f, logvar_f = self.encode(fake)
+        z_f = self._reparameterise(mu_f, logvar_f, seeds[:, 12])
+        rec_rr = tf.reduce_mean(squared_error_sum(self.decoder(tf.stop_gradient(z_r), training=True),
+                                                  tf.stop_gradient(xr)))
+        rec_fr = tf.reduce_mean(squared_error_sum(self.decoder(tf.stop_gradient(z_f), training=True),
+                                                  tf.stop_gradient(fake)))
+        target = tuple(tf.stop_gradient(p) for p in prior_params)
+        kl_rec = tf.reduce_mean(self._kl(mu_r, logvar_r, target, seeds[:, 13])[0])
+        kl_fake = tf.reduce_mean(self._kl(mu_f, logvar_f, target, seeds[:, 14])[0])
+        kl_real_prior = tf.reduce_mean(self._kl(mu, logvar, prior_params, seeds[:, 15])[0])
+        loss = s * (self.beta_rec * rec_real + self.beta_kl * kl_real_prior
+                    + self.gamma * self.beta_kl * 0.5 * (kl_rec + kl_fake)
+                    + self.gamma * self.gamma_r * self.beta_rec * 0.5 * (rec_rr + rec_fr))
+        terms = {"kl_real_prior": kl_real_prior, "rec_rec_d": rec_rr, "rec_fake_d": rec_fr, "kl_rec_d": kl_rec,
+                 "kl_fake_d": kl_fake, "rec_real_d": rec_real}
+        return loss, terms
+
+    def _adversarial_step(self, x, seeds):
+        """Encoder step (Adam on E only), then decoder(+prior) step (Adam on D; on P iff IP and learned)."""
+        encoder_vars = self.encoder.trainable_variables
+        with tf.GradientTape() as tape:
+            loss_e, terms, real_latents = self.encoder_loss(x, seeds)
+        _apply(self.optimizer_e, tape.gradient(loss_e, encoder_vars), encoder_vars)
+        decoder_vars = self.decoder.trainable_variables
+        prior_vars = self._prior_trainable()
+        with tf.GradientTape() as tape:
+            loss_d, terms_d = self.decoder_loss(x, real_latents, seeds)
+        grads = tape.gradient(loss_d, decoder_vars + prior_vars)
+        _apply(self.optimizer_d, grads[:len(decoder_vars)], decoder_vars)
+        _apply(self.optimizer_p, grads[len(decoder_vars):], prior_vars)
+        values = dict(terms, **terms_d, lossE=loss_e, lossD=loss_d)
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return values
+
+    # -- dispatch -------------------------------------------------------------------------------------------
+    def _step_function(self):
+        self.prior.refresh()
+        phase = int(self.phase.numpy())
+        key = (phase, self.prior.kind, self.prior.clipping)
+        if key not in self._compiled:
+            step = self._adversarial_step if phase == ADVERSARIAL else self._warmup_step
+            self._compiled[key] = tf.function(step, jit_compile=self.jit_compile, reduce_retracing=True)
+        return phase, self._compiled[key]
+
+    def train_iteration(self, x):
+        """One iteration of the current phase; returns the raw values of this step (floats)."""
+        phase, step = self._step_function()
+        values = step(tf.convert_to_tensor(x, tf.float32), self.rng.make_seeds(_NUM_SEEDS))
+        values = {name: float(value) for name, value in values.items()}
+        if phase == ADVERSARIAL and (np.isnan(values["lossE"]) or np.isnan(values["lossD"])):
+            raise UserError("lossE or lossD is NaN at iteration %d: training diverged; lower the learning rate "
+                            "or beta_neg, or try another seed." % int(self.iteration.numpy()))
+        self.iteration.assign_add(1)
+        return values
+
+    def train_step(self, data):
+        """Keras `fit` entry: the step of the current phase (fixed when `fit` traces it)."""
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        step = self._adversarial_step if self.in_adversarial_phase else self._warmup_step
+        step(x, self.rng.make_seeds(_NUM_SEEDS))
+        return self.metric_results()
+
+    def metric_results(self):
+        """Running means of the metrics of the current phase."""
+        names = ADVERSARIAL_METRICS if self.in_adversarial_phase else WARMUP_METRICS
+        return {name: self.trackers[name].result() for name in names}
+
+    def reset_metrics(self):
+        for tracker in self.trackers.values():
+            tracker.reset_state()
+
+    # -- use after training -----------------------------------------------------------------------------------
+    def call(self, x, training=True):
+        mu, logvar = self.encode(x)
+        return self.decoder(mu, training=training)
+
+    def sample(self, n, seed=None):
+        """n decoded prior samples x = D(z), z ~ p (clipped prior when clipping is active)."""
+        seeds = self.rng.make_seeds(2) if seed is None else seed
+        z, _ = self.prior.sample(n, self.prior.params(self.encoder), tf.transpose(seeds))
+        return self.decoder(z, training=True)
+
+    def point_loss(self, x, eps, logvar_floor=-80.0):
+        """Per-point L(x) = KL_MC + RE with beta's 1 (authors' `calculate_elbo_with_grid`, spec 2.4).
+
+        xr = D(mu) (deterministic), RE = sum_d (xr - x)^2; z_s = mu + exp(lv/2) eps with ONE fixed eps
+        matrix (MC, L) shared by all points (row m*B+i uses eps[m]); lv clamped >= -80 inside log q only.
+        """
+        mu, logvar = self.encode(x)
+        rec = squared_error_sum(self.decoder(mu, training=True), x)
+        eps_rows = tf.repeat(eps, tf.shape(mu)[0], axis=0)
+        z_s = reparameterised_samples(mu, logvar, eps_rows)
+        mc = int(eps.shape[0])
+        kl, _ = kl_monte_carlo(mu, logvar, self.prior.params(self.encoder), mc, z_s=z_s,
+                               q_logvar=tf.maximum(logvar, logvar_floor))
+        return kl + rec
+
+    def prior_summary(self):
+        """Logging-only prior figures: moment-matched log-variance per dim, number of inactive modes."""
+        params = self.prior.params(self.encoder)
+        return {"prior_mog_logvar": mog_logvar(*params).numpy(),
+                "prior_inactive_modes": int(self.prior.inactive_modes().numpy())}
