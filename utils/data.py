@@ -219,7 +219,9 @@ def read_mnist(path='mnist', label=False, binarized=True, batch_sizes=(250, 250)
     `stateless_uniform(seed=fold_in(pass_seed, i))`. The binarisation of a pass therefore depends only on the
     generator state when the pass starts, not on how far the pass was read, on prefetching or on
     parallelism; a run restored at an epoch boundary redraws exactly what an uninterrupted run would. Each
-    pass (train or test) advances the generator by one `make_seeds` call.
+    pass (train or test) advances the generator by one `make_seeds` call. (Calling the generator directly in
+    `Dataset.map` also advances between passes, but prefetching runs ahead within a pass, so the state after an
+    interrupted pass would depend on timing: checked with TF 2.21.)
     """
     import tensorflow as tf
 

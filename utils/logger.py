@@ -183,7 +183,8 @@ class TensorBoardScalars:
 
 class TensorBoardOutputFormat(OutputFormat):
     """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
-    Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3)."""
+    Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3); scalars are
+    stored as tensor summaries. Each configure starts a new event file whose steps start again at 1."""
 
     def __init__(self, directory):
         self.dir = directory
