@@ -221,7 +221,8 @@ def read_mnist(path='mnist', label=False, binarized=True, batch_sizes=(250, 250)
     parallelism; a run restored at an epoch boundary redraws exactly what an uninterrupted run would. Each
     pass (train or test) advances the generator by one `make_seeds` call. (Calling the generator directly in
     `Dataset.map` also advances between passes, but prefetching runs ahead within a pass, so the state after an
-    interrupted pass would depend on timing: checked with TF 2.21.)
+    interrupted pass would depend on timing: checked with TF 2.21.) tf.data runs on the CPU: on a GPU machine,
+    create the generator under `tf.device('/CPU:0')` (not tested on a GPU here).
     """
     import tensorflow as tf
 
