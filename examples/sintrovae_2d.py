@@ -1,0 +1,246 @@
+"""Soft-IntroVAE with a learned prior on the 2D density-estimation benchmark (authors' 2D script T2; spec 2).
+
+    python examples/sintrovae_2d.py --dataset 8Gaussian                       # Vamp->MoG(64), LC, IP, SWG, clip
+    python examples/sintrovae_2d.py --dataset 8Gaussian --prior imposed       # S-IntroVAE with N(0, I)
+    python examples/sintrovae_2d.py --dataset rings --no-intro-prior --no-learnable-contributions
+
+Trains `--iterations` (30000) iterations of batch 512: `--warmup` (2000) VAE iterations with a VampPrior
+that becomes a free MoG `--mog-warmup` (100) iterations before the end of the warm-up, then the S-IntroVAE
+encoder / decoder+prior steps; Adam 2e-4 decayed x0.1 at `--lr-milestones` (10000,15000). Then evaluates
+(KL, JSD, gnELBO of spec 2.4) and writes, in $EXP_LOG_PATH/sintrovae2d/<dataset>/<config>/seed<k>/:
+log.txt, progress.csv/json, tb/ (logger), ckpt/ (resume), eval.json, results_log_soft_intro_vae.txt and
+samples.png, density.png, prior.png. A finished run is not retrained; an interrupted one resumes.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+
+from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.toy_data import DATASETS  # noqa: E402
+
+# S-IntroVAE (beta_rec, beta_kl, beta_neg) per data set (C2:get_config, spec 2.3 = SI's recommendations).
+DEFAULT_BETAS = {"8Gaussian": (0.2, 0.3, 0.9), "spiral": (0.2, 0.5, 1.0), "checkerboard": (0.2, 0.1, 0.2),
+                 "rings": (0.2, 0.2, 1.0)}
+LOG_FORMATS = ["stdout", "log", "json", "csv", "tensorboard"]
+RESULTS_FILE = "results_log_soft_intro_vae.txt"
+
+
+def parse_milestones(text):
+    try:
+        milestones = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UserError("--lr-milestones must be comma-separated iteration numbers such as 10000,15000, not %r"
+                        % text)
+    if any(m <= 0 for m in milestones) or list(milestones) != sorted(milestones):
+        raise UserError("--lr-milestones must be increasing positive iteration numbers, not %r" % text)
+    return milestones
+
+
+def config_name(prior, num_components, lc, intro_prior, swg, clip, r_entropy, betas, mc, iterations, warmup,
+                milestones):
+    """A folder name that says what was run (every flag that changes the result)."""
+    if prior == "imposed":
+        prior_part = "gauss"
+    else:
+        prior_part = "%s%d_lc%d_ip%d_swg%d_clip%d_r%g" % (prior, num_components, lc, intro_prior, swg, clip,
+                                                          r_entropy)
+    model = "vae" if warmup >= iterations else "sintrovae"
+    name = "%s_%s_b%g-%g-%g_it%d_vae%d" % (model, prior_part, betas[0], betas[1], betas[2], iterations, warmup)
+    if milestones != (10000, 15000):
+        name += "_lr" + "-".join(str(m) for m in milestones)
+    if mc != 100:
+        name += "_mc%d" % mc
+    return name
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(DATASETS), default="8Gaussian", show_default=True)
+@click.option("--prior", type=click.Choice(["vamp", "mog", "imposed"]), default="vamp", show_default=True,
+              help="vamp: VampPrior turned into a MoG during the warm-up (the paper); mog: a MoG from the "
+                   "start ('data' init); imposed: N(0, I)")
+@click.option("--num-components", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--learnable-contributions/--no-learnable-contributions", default=True, show_default=True,
+              help="learnable mixing weights (LC)")
+@click.option("--intro-prior/--no-intro-prior", default=True, show_default=True,
+              help="train the prior with the decoder in the adversarial phase (IP)")
+@click.option("--sampling-with-grad/--no-sampling-with-grad", default=None,
+              help="reparameterised gradient through prior samples (SWG) [default: same as --intro-prior]")
+@click.option("--clip-logvar/--no-clip-logvar", default=True, show_default=True,
+              help="adaptive variance clipping of the prior (only with --intro-prior)")
+@click.option("--r-entropy", type=click.FloatRange(0.0, 1e6), default=0.0, show_default=True,
+              help="responsibility (assignment-entropy) regulariser weight")
+@click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True,
+              help="Monte-Carlo samples of every KL")
+@click.option("--beta-rec", type=click.FloatRange(0.0, 1e6, min_open=True), default=None,
+              help="[default: per data set, spec 2.3]")
+@click.option("--beta-kl", type=click.FloatRange(0.0, 1e6, min_open=True), default=None)
+@click.option("--beta-neg", type=click.FloatRange(0.0, 1e6, min_open=True), default=None)
+@click.option("--iterations", type=click.IntRange(1, 10 ** 7), default=30000, show_default=True)
+@click.option("--warmup", type=click.IntRange(0, 10 ** 7), default=2000, show_default=True,
+              help="VAE warm-up iterations (num_vae); --warmup >= --iterations trains a plain VAE")
+@click.option("--mog-warmup", type=click.IntRange(0, 10 ** 7), default=100, show_default=True,
+              help="the VampPrior becomes a MoG at iteration warmup - mog_warmup")
+@click.option("--lr-milestones", default="10000,15000", show_default=True,
+              help="iterations where the learning rate is multiplied by 0.1")
+@click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=512, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True)
+@click.option("--eval-mc", type=click.IntRange(1, 10000), default=100, show_default=True,
+              help="Monte-Carlo samples of the gnELBO evaluation")
+@click.option("--log-interval", type=click.IntRange(1, 10 ** 7), default=100, show_default=True)
+@click.option("--checkpoint-interval", type=click.IntRange(1, 10 ** 7), default=1000, show_default=True)
+@click.option("--no-xla", is_flag=True, help="run the steps without XLA compilation")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or a GPU index")
+@exit_on_user_error
+def main(dataset, prior, num_components, learnable_contributions, intro_prior, sampling_with_grad, clip_logvar,
+         r_entropy, mc, beta_rec, beta_kl, beta_neg, iterations, warmup, mog_warmup, lr_milestones, batch_size,
+         seed, eval_mc, log_interval, checkpoint_interval, no_xla, device):
+    milestones = parse_milestones(lr_milestones)
+    defaults = DEFAULT_BETAS[dataset]
+    betas = tuple(default if value is None else value for value, default in zip((beta_rec, beta_kl, beta_neg),
+                                                                                  defaults))
+    if sampling_with_grad is None:
+        sampling_with_grad = intro_prior
+    if prior == "vamp" and warmup < iterations and mog_warmup > warmup:
+        raise UserError("--mog-warmup (%d) must not exceed --warmup (%d): the VampPrior becomes a MoG at "
+                        "iteration warmup - mog_warmup." % (mog_warmup, warmup))
+    if prior != "imposed" and num_components > batch_size:
+        raise UserError("--num-components (%d) must not exceed --batch-size (%d): the prior is initialised "
+                        "from the first K points of one batch." % (num_components, batch_size))
+    if prior == "imposed":
+        num_components, learnable_contributions = 1, False
+    from utils.paths import obtain_log_path
+    name = config_name(prior, num_components, learnable_contributions, intro_prior, sampling_with_grad,
+                       clip_logvar, r_entropy, betas, mc, iterations, warmup, milestones)
+    run_dir = obtain_log_path(os.path.join("sintrovae2d", dataset, name, "seed%d" % seed))
+    if os.path.exists(os.path.join(run_dir, "eval.json")):
+        print("%s is finished (eval.json exists): nothing to do; delete the folder to run it again." % run_dir)
+        return
+    from utils.devices import choose_device
+    choose_device(device)
+    train_and_evaluate(run_dir, dataset=dataset, prior_kind=prior, num_components=num_components,
+                       learnable_contributions=learnable_contributions, intro_prior=intro_prior,
+                       sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar, r_entropy=r_entropy, mc=mc,
+                       betas=betas, iterations=iterations, warmup=warmup, mog_warmup=mog_warmup,
+                       milestones=milestones, batch_size=batch_size, seed=seed, eval_mc=eval_mc,
+                       log_interval=log_interval, checkpoint_interval=checkpoint_interval, jit_compile=not no_xla)
+
+
+def build_model(dataset, prior_kind, num_components, learnable_contributions, intro_prior, sampling_with_grad,
+                clip_logvar, r_entropy, mc, betas, milestones, seed, jit_compile):
+    import keras
+
+    from methods.priors import LatentPrior
+    from methods.sintrovae import SoftIntroVAE
+    from methods.toy_networks import toy_decoder, toy_encoder
+    keras.utils.set_random_seed(seed)
+    prior = LatentPrior(prior_kind, 2, num_components, data_shape=(2,),
+                        learnable_contributions=learnable_contributions)
+    return SoftIntroVAE(toy_encoder(), toy_decoder(), prior, scale=0.5, beta_rec=betas[0], beta_kl=betas[1],
+                        beta_neg=betas[2], mc=mc, intro_prior=intro_prior, sampling_with_grad=sampling_with_grad,
+                        clip_logvar=clip_logvar, r_entropy=r_entropy, responsibility_samples="fresh",
+                        learning_rate=2e-4, lr_milestones=milestones, lr_gamma=0.1, jit_compile=jit_compile,
+                        seed=seed)
+
+
+def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_contributions, intro_prior,
+                       sampling_with_grad, clip_logvar, r_entropy, mc, betas, iterations, warmup, mog_warmup,
+                       milestones, batch_size, seed, eval_mc, log_interval, checkpoint_interval, jit_compile):
+    import numpy as np
+    import tensorflow as tf
+
+    from utils import logger
+    from utils.atomic import write_json_atomic, write_text_atomic
+    from utils.checkpoints import RunCheckpoint
+    from utils.progress import format_postfix, progress_bar
+    from utils.toy_data import ToyData
+    from utils.toy_figures import write_run_figures
+    from utils.toy_metrics import evaluate, results_line
+
+    data = ToyData(dataset, seed)
+    model = build_model(dataset, prior_kind, num_components, learnable_contributions, intro_prior,
+                        sampling_with_grad, clip_logvar, r_entropy, mc, betas, milestones, seed, jit_compile)
+    first = data.next_batch(batch_size)
+    model.initialise(first[data.rng.permutation(len(first))])   # 'data' init: one shuffled batch, first K
+    data_state = tf.Variable(data.get_state(), dtype=tf.string, trainable=False)
+    checkpoint = RunCheckpoint(run_dir, data_state=data_state, **model.checkpoint_objects())
+    resumed = checkpoint.restore_latest()
+    if resumed:
+        data.set_state(data_state.numpy().decode())
+        model.sync_after_restore()
+    start = int(model.iteration.numpy())
+    logger.configure(run_dir, LOG_FORMATS, append=resumed)
+    try:
+        if resumed:
+            logger.log("Resuming %s at iteration %d" % (run_dir, start))
+        bar = progress_bar(iterations, "sintrovae2d %s" % dataset, initial=start)
+        tick, tick_it = time.time(), start
+        for it in range(start, iterations):
+            if prior_kind == "vamp" and iterations > warmup and it == warmup - mog_warmup:
+                model.convert_vamp_to_mog()
+                logger.log("iteration %d: VampPrior -> MoG(%d), optimizers reset" % (it, num_components))
+            if it == warmup:
+                model.start_adversarial_phase()
+                logger.log("iteration %d: adversarial phase%s" % (it, " (prior clipping bounds frozen)"
+                                                                  if model.prior.clipping else ""))
+            model.set_schedule_step(it)
+            values = model.train_iteration(data.next_batch(batch_size))
+            bar.update(1)
+            done = it + 1
+            if done % log_interval == 0 or done == iterations:
+                now = time.time()
+                summary = model.prior_summary()
+                logger.logkv("iteration", done)
+                logger.logkv("phase", int(model.in_adversarial_phase))   # 0: VAE warm-up, 1: adversarial
+                logger.logkv("lr", float(model.optimizer_e.learning_rate))
+                logger.logkv("it_per_s", (done - tick_it) / max(now - tick, 1e-9))
+                for key, value in model.metric_results().items():
+                    logger.logkv(key, float(value))
+                for dim, value in enumerate(summary["prior_mog_logvar"]):
+                    logger.logkv("prior_mog_logvar_%d" % dim, float(value))
+                logger.logkv("prior_inactive_modes", summary["prior_inactive_modes"])
+                logger.dumpkvs()
+                model.reset_metrics()
+                bar.set_postfix(format_postfix({k: v for k, v in values.items() if k in ("lossE", "lossD",
+                                                                                         "loss_vae")}))
+                tick, tick_it = now, done
+            if done % checkpoint_interval == 0 or done == iterations:
+                data_state.assign(data.get_state())
+                checkpoint.save()
+        bar.close()
+        logger.log("Evaluating (spec 2.4: KL, JSD, gnELBO on the 1024x1024 grid)")
+        began = time.time()
+        results, grid_losses = evaluate(model, data, mc=eval_mc, seed=seed)
+        eval_seconds = time.time() - began
+        write_text_atomic(os.path.join(run_dir, RESULTS_FILE), results_line(results, betas[1], betas[2],
+                                                                            betas[0], seed))
+        real = data.next_batch(1024)
+        fake = model.sample(1024, seed=tf.constant([[seed, 7], [seed, 8]], tf.int64)).numpy()
+        latents = model.encode(tf.constant(real))[0].numpy()
+        figures = write_run_figures(run_dir, real, fake, grid_losses, data.grid_scale,
+                                    [p.numpy() for p in model.prior.params(model.encoder)], latents)
+        summary = model.prior_summary()
+        record = dict(results, gnelbo_x1e7=results["gnelbo"] * 1e7, dataset=dataset, seed=seed,
+                      iterations=iterations, warmup=warmup, mog_warmup=mog_warmup, milestones=list(milestones),
+                      prior=prior_kind, num_components=num_components, learnable_contributions=learnable_contributions,
+                      intro_prior=intro_prior, sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar,
+                      r_entropy=r_entropy, mc=mc, eval_mc=eval_mc, beta_rec=betas[0], beta_kl=betas[1],
+                      beta_neg=betas[2], batch_size=batch_size, eval_seconds=eval_seconds,
+                      prior_inactive_modes=summary["prior_inactive_modes"],
+                      figures=[os.path.basename(p) for p in figures], finite=bool(np.isfinite(
+                          [results[k] for k in ("gnelbo", "kl", "jsd")]).all()))
+        write_json_atomic(os.path.join(run_dir, "eval.json"), record)
+        logger.log("gnELBO %.4e (x1e7 %.4f)  KL %.4f  JSD %.4f  sample_entropy %.4f  (evaluation %.1f s)" % (
+            results["gnelbo"], results["gnelbo"] * 1e7, results["kl"], results["jsd"], results["entropy"],
+            eval_seconds))
+    finally:
+        logger.reset()
+    return record
+
+
+if __name__ == "__main__":
+    main()
