@@ -281,6 +281,16 @@ def evaluate(run, options):
     return results
 
 
+def _finished_epochs(eval_path):
+    """epochs_trained of an existing eval.json (None when there is none or it is unreadable)."""
+    import json
+    try:
+        with open(eval_path) as stream:
+            return int(json.load(stream)["epochs_trained"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 @click.command()
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
 @click.option("--prior", type=click.Choice(["imposed", "mog", "vamp"]), default="vamp", show_default=True,
@@ -306,6 +316,8 @@ def evaluate(run, options):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or a GPU index")
 @click.option("--jit-compile/--no-jit-compile", default=False, show_default=True,
               help="XLA (slower for these convolutions on CPU)")
+@click.option("--run-eagerly", is_flag=True,
+              help="run the training steps eagerly: no graph build (~30 s saved), slower steps; for tests")
 @click.option("--max-steps-per-epoch", type=click.IntRange(1), default=None, help="for tests: cap each epoch")
 @click.option("--subset", type=click.IntRange(1), default=None,
               help="for tests: use the first N train and test images")
@@ -346,10 +358,14 @@ def main(**options):
                        options["max_steps_per_epoch"])
     run_dir = obtain_log_path(os.path.join("sintrovae_images", options["dataset"], name, "seed%d" % options["seed"]))
     eval_path = os.path.join(run_dir, "eval.json")
-    run = ImageRun(options, run_dir)
-    if run.epoch >= options["epochs"] and os.path.isfile(eval_path):
-        print("already trained for %d epochs and evaluated: %s" % (run.epoch, eval_path))
+    done = _finished_epochs(eval_path)
+    if done is not None and done >= options["epochs"]:
+        print("already trained for %d epochs and evaluated: %s" % (done, eval_path))
         return
+    if options["run_eagerly"]:
+        import tensorflow as tf
+        tf.config.run_functions_eagerly(True)
+    run = ImageRun(options, run_dir)
     logger.reset()
     logger.configure(run_dir, ["stdout", "log", "csv", "json"], append=run.resumed)
     scalars = TensorBoardScalars(os.path.join(run_dir, "tb"))

@@ -88,3 +88,42 @@ def test_residual_block_computes_bn_before_the_sum_and_lrelu_after():
     expected = lrelu(bn * conv3(hidden, np.asarray(block.conv2.kernel)) + x)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
     assert block.expand is None and ResidualBlock(4, 8).expand is not None
+
+
+@pytest.fixture
+def eager_functions():
+    """Run the model's tf.functions eagerly: the same code, without the ~30 s graph build of a smoke test."""
+    import tensorflow as tf
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_soft_intro_vae_training_step_on_image_shapes(dataset, eager_functions):
+    """Warm-up step, vamp -> MoG, then one E-step + D/P-step: finite losses, every player updated."""
+    from methods.priors import LatentPrior
+    from methods.resnet import loss_scale
+    from methods.sintrovae import SoftIntroVAE
+    keras.utils.set_random_seed(0)
+    config = IMAGE_CONFIGS[dataset]
+    encoder, decoder = build_encoder_decoder(dataset)
+    prior = LatentPrior("vamp", config.zdim, 3, data_shape=config.image_shape, learnable_contributions=True,
+                        pseudo_input_activation="hardtanh")
+    model = SoftIntroVAE(encoder, decoder, prior, loss_scale(config.image_shape), config.beta_rec, config.beta_kl,
+                         config.beta_neg, mc=2, intro_prior=True, r_entropy=10.0, responsibility_samples="kl_real",
+                         jit_compile=False)
+    x = np.random.default_rng(0).random((4,) + config.image_shape).astype(np.float32)
+    model.initialise(x)
+    warm = model.train_iteration(x)
+    assert np.isfinite(list(warm.values())).all() and warm["rec_vae"] > 0
+    model.convert_vamp_to_mog()
+    model.start_adversarial_phase()
+    before = {v.path: np.array(v) for v in encoder.trainable_variables + decoder.trainable_variables
+              + prior.parameter_variables()}
+    values = model.train_iteration(x)
+    assert np.isfinite(list(values.values())).all()
+    assert 0 < values["expelbo_fake"] <= 1 and -1 <= values["neg_entropy"] <= 0
+    changed = lambda variables: all(not np.array_equal(before[v.path], np.array(v)) for v in variables)
+    assert changed([encoder.fc.kernel, decoder.fc.kernel, decoder.predict_conv.kernel])
+    assert changed([prior.means, prior.logvars, prior.logits])

@@ -1,0 +1,86 @@
+"""examples/sintrovae_images.py end to end on a subset of the real MNIST: 2 warm-up epochs (VampPrior -> MoG
+at epoch 1), an interruption, a resumed adversarial epoch, evaluation, and a third call that does nothing."""
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGS = ["--dataset", "mnist", "--subset", "200", "--epochs", "3", "--warmup-epochs", "2", "--mog-warmup", "1",
+         "--max-steps-per-epoch", "2", "--batch-size", "8", "--mc", "2", "--num-components", "3",
+         "--learnable-weights", "--intro-prior", "--responsibility-weight", "10", "--eval-samples", "60",
+         "--device", "cpu"]
+RUN = os.path.join("sintrovae_images", "mnist", "vamp3_lc1_ip1_swg1_r10_mc2_warm2_mogwarm1_bs8_subset200_steps2",
+                   "seed0")
+
+
+def _run(args, data_prefix, logs):
+    env = dict(os.environ, DATA_PREFIX=data_prefix, EXP_LOG_PATH=logs, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, os.path.join(REPO, "examples", "sintrovae_images.py")] + args,
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=500)
+
+
+def _image_tags(tb_dir):
+    import tensorflow as tf
+    tags = []
+    for path in glob.glob(os.path.join(tb_dir, "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags += [(v.tag, event.step) for v in event.summary.value
+                     if v.metadata.plugin_data.plugin_name == "images"]
+    return tags
+
+
+@pytest.mark.slow
+def test_command_trains_resumes_evaluates_and_skips_when_done(tmp_path, shared_data_prefix):
+    logs = str(tmp_path)
+    run_dir = os.path.join(logs, RUN)
+    first = _run(FLAGS + ["--stop-after", "2"], shared_data_prefix, logs)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "stopped after 2 epochs" in first.stdout
+    assert os.path.isfile(os.path.join(run_dir, "ckpt", "checkpoint"))
+    assert not os.path.exists(os.path.join(run_dir, "eval.json"))
+    with open(os.path.join(run_dir, "progress.csv")) as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["phase"] for row in rows] == ["vae", "vae"]
+    assert [row["prior_kind"] for row in rows] == ["vamp", "mog"]  # converted at epoch warmup - mog_warmup = 1
+
+    second = _run(FLAGS + ["--run-eagerly"], shared_data_prefix, logs)  # same run: a test-speed flag
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed from" in second.stdout
+    with open(os.path.join(run_dir, "progress.csv")) as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["epoch"] for row in rows] == ["0", "1", "2"] and rows[2]["phase"] == "adversarial"
+    for key in ("lossE", "lossD", "kl_real", "kl_fake", "expelbo_fake", "neg_entropy"):
+        assert float(rows[2][key]) == float(rows[2][key])  # present and not NaN
+    with open(os.path.join(run_dir, "eval.json")) as stream:
+        results = json.load(stream)
+    assert results["epochs_trained"] == 3 and results["prior_kind"] == "mog" and results["eval_samples"] == 60
+    for key in ("svm_few", "svm_many", "knn_few", "knn_many", "precision_lenet", "recall_lenet"):
+        assert 0.0 <= results[key] <= 1.0
+    assert 0.0 <= results["assignment_entropy"] <= 1.0 and 0 <= results["inactive_modes"] <= 3
+    assert results["test_elbo"] == pytest.approx(-(results["test_rec"] + results["test_kl"]))
+    assert results["test_rec"] > 0.5 * 784 * 1.8378  # at least the 0.5 log(2 pi) per pixel
+    assert results["fd_lenet_gen"] > 0 and results["fd_lenet_rec"] > 0 and "fid_gen" not in results
+    for tag in ("samples", "reconstructions"):
+        assert len(glob.glob(os.path.join(run_dir, "images", "%s_epoch00[012].png" % tag))) == 3
+    assert sorted(_image_tags(os.path.join(run_dir, "tb"))) == sorted(
+        [(tag, step) for tag in ("samples", "reconstructions") for step in (0, 1, 2)])
+
+    third = _run(FLAGS, shared_data_prefix, logs)
+    assert third.returncode == 0 and "already trained for 3 epochs and evaluated" in third.stdout
+
+
+def test_bad_flags_are_one_line_errors(tmp_path, shared_data_prefix):
+    result = _run(["--warmup-epochs", "2", "--mog-warmup", "5"], shared_data_prefix, str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: --mog-warmup (5) must not exceed --warmup-epochs (2)."
+    result = _run(["--inception-graph", str(tmp_path / "none.pb"), "--device", "cpu"], shared_data_prefix,
+                  str(tmp_path))
+    assert result.returncode == 2 and "inception-2015-12-05.tgz" in result.stderr.strip().splitlines()[-1]
+    result = _run(["--dataset", "svhn"], shared_data_prefix, str(tmp_path))
+    assert result.returncode == 2 and "Invalid value for '--dataset'" in result.stderr
