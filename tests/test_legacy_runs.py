@@ -94,7 +94,7 @@ def test_event_files_tf1_simple_values_and_tf2_scalars(tmp_path):
 
 def write_legacy_tf1_checkpoint(logdir, x_batch, z_dim=64):
     """Build the legacy networks exactly as examples/lagvae.py does (tf.make_template + tf.layers.dense),
-    train two Adam steps so that biases are non-zero, save with the legacy Saver path, return outputs."""
+    train two Adam steps, set random biases, save with the legacy Saver path, return names and outputs."""
     from tf_keras.src.legacy_tf_layers.core import dense   # the TF1 `tf.layers.dense`
 
     graph = tf.Graph()
@@ -118,8 +118,11 @@ def write_legacy_tf1_checkpoint(logdir, x_batch, z_dim=64):
         logits = decoder(mean)
         l1 = tf.compat.v1.get_variable("lambda1", [], initializer=tf.compat.v1.constant_initializer(1.0))
         l2 = tf.compat.v1.get_variable("lambda2", [], initializer=tf.compat.v1.constant_initializer(1.0))
-        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)) + tf.reduce_mean(logstd)
-        train = tf.compat.v1.train.AdamOptimizer(1e-2, beta1=0.5).minimize(loss)
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))
+        train = tf.compat.v1.train.AdamOptimizer(1e-4, beta1=0.5).minimize(loss)   # Adam slots, as legacy
+        # distinct non-zero biases, so that a bias mapped to the wrong layer shows
+        set_biases = tf.group(*[v.assign(tf.random.normal(tf.shape(v), stddev=0.1))
+                                for v in tf.compat.v1.global_variables() if v.op.name.endswith("/bias")])
         set_lambdas = tf.group(l1.assign(2.5), l2.assign(0.125))
         names = sorted(v.op.name for v in tf.compat.v1.global_variables())
         saver = tf.compat.v1.train.Saver()
@@ -127,7 +130,7 @@ def write_legacy_tf1_checkpoint(logdir, x_batch, z_dim=64):
             session.run(tf.compat.v1.global_variables_initializer())
             for _ in range(2):
                 session.run(train, {x: x_batch})
-            session.run(set_lambdas)
+            session.run([set_biases, set_lambdas])
             outputs = session.run([mean, tf.exp(logstd), logits], {x: x_batch})
             saver.save(session, save_path=os.path.join(logdir, ""))
     return names, outputs
@@ -163,3 +166,47 @@ def test_tf1_checkpoint_loads_into_the_keras_networks(tmp_path):
         load_legacy_networks(VariationalEncoder(z_dim=32), VariationalDecoder(), logdir)
     with pytest.raises(UserError, match="no TF1 checkpoint"):
         checkpoint_prefix(str(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`tf.layers.dense` is deprecated")
+def test_legacy_tf1_run_evaluated_by_our_code_and_compared(tmp_path, shared_data_prefix, monkeypatch):
+    """A legacy run directory (TF1 checkpoint + eval.pkl + log.txt) -> examples/evaluate.py --out -> compare."""
+    from click.testing import CliRunner
+
+    import examples.compare_legacy as compare_legacy
+    import examples.evaluate as evaluate
+    from utils import mutual_information
+
+    monkeypatch.setenv("DATA_PREFIX", shared_data_prefix)
+    for name, value in (("KDE_FIT_SAMPLES", 3000), ("KDE_EVAL_SAMPLES", 500), ("AGGREGATE_SAMPLES", 2000)):
+        monkeypatch.setattr(mutual_information, name, value)
+    monkeypatch.setattr(mutual_information.mutual_information_estimates, "__defaults__", (None, 500, 2000))
+    legacy_root, out_root = str(tmp_path / "legacy"), str(tmp_path / "evaluated")
+    logdir = legacy_runs.run_directory(legacy_root, "lagvae", 64, 1.0, 86.0, 5.0)
+    os.makedirs(logdir)
+    write_legacy_tf1_checkpoint(logdir, np.zeros((2, 784), np.float32))
+    write_eval(logdir, dict(train_nll=500.0, train_elbo=40.0, test_nll=510.0, test_elbo=41.0, train_l1=2.5))
+    (tmp_path / "legacy" / "lvae" / "v1" / "64" / "1.0-86.0-5.0" / "log.txt").write_text(
+        "Iteration 1000: all 540.0000 nll 500.0000 elbo 40.0000 mmd 9.000000 l1 2.5000 l2 0.1250\n")
+
+    result = CliRunner().invoke(evaluate.main, [logdir, "--device", "cpu"])
+    assert result.exit_code == 2 and "pass --out" in result.output
+    result = CliRunner().invoke(evaluate.main, [logdir, "--out", out_root, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    ours = legacy_runs.read_eval_pkl(legacy_runs.run_directory(out_root, "lagvae", 64, 1.0, 86.0, 5.0))
+    assert ours["train_l1"] == np.float32(2.5) and ours["test_l2"] == np.float32(0.125)   # restored multipliers
+    for split in ("train", "test"):
+        assert ours["%s_consistency" % split] == pytest.approx(ours["%s_nll" % split] + ours["%s_elbo" % split])
+        # the rate recomputed from the encoder outputs estimates the same quantity as the legacy `elbo` key
+        assert ours["%s_mi_rate" % split] == pytest.approx(ours["%s_elbo" % split], rel=0.05)
+        assert ours["%s_mi_aggregate" % split] <= ours["%s_mi_aggregate_ceiling" % split] + 1e-4
+    assert ours["test_mi_aggregate_ceiling"] == pytest.approx(np.log(2000))
+    assert legacy_runs.read_eval_pkl(logdir)["train_nll"] == np.float32(500.0)     # legacy folder untouched
+
+    result = CliRunner().invoke(compare_legacy.main, ["--legacy-logs", legacy_root, "--logs", out_root])
+    assert result.exit_code == 0, result.output
+    assert "lagvae z=64 mi=1 e1=86 e2=5" in result.output
+    assert "iteration 1000, -ELBO 540.00, l1 2.500" in result.output
+    line = [l for l in result.output.splitlines() if l.strip().startswith("train_nll")][0].split()
+    assert float(line[1]) == 500.0 and float(line[2]) == pytest.approx(float(ours["train_nll"]), abs=1e-3)

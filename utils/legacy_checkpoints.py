@@ -89,3 +89,13 @@ def load_legacy_networks(encoder, decoder, path):
     for (legacy, attribute), (kernel, bias) in zip(DECODER_LAYERS, weights["decoder"]):
         _assign(getattr(decoder, attribute), kernel, bias, "%s/%s" % (DECODER_SCOPE, legacy))
     return weights
+
+
+def load_legacy_model(model, path):
+    """Legacy TF1 weights into a VariationalAutoEncoder (methods/vae.py): networks, and for LagVAE the
+    multipliers `lambda1` / `lambda2` when the checkpoint has them. Returns the weights dict."""
+    weights = load_legacy_networks(model.encoder, model.decoder, path)
+    for name in LAMBDAS:
+        if weights[name] is not None and hasattr(model, name):
+            getattr(model, name).assign(weights[name])
+    return weights

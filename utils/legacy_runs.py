@@ -44,6 +44,17 @@ def parse_config_folder(name):
     return tuple(float(value) for value in match.groups())
 
 
+def describe_run_directory(path):
+    """`.../lvae/v1/64/1.0-86.0-5.0` -> ('lagvae', 64, 1.0, 86.0, 5.0); a UserError for any other folder."""
+    parts = os.path.normpath(os.path.abspath(path)).split(os.sep)
+    config = parse_config_folder(parts[-1])
+    methods = {folder.split("/")[0]: method for method, folder in METHOD_FOLDERS.items()}
+    if config is None or len(parts) < 4 or not parts[-2].isdigit() or parts[-4] not in methods:
+        raise UserError("%s is not a run directory (expected .../lvae/v1/<z_dim>/<mi>-<e1>-<e2> or "
+                        ".../infovae/v1/...)." % path)
+    return (methods[parts[-4]], int(parts[-2])) + config
+
+
 @dataclass
 class Run:
     """One run directory and what it holds."""

@@ -131,3 +131,36 @@ def mutual_information_estimates(mean, std, rng, fit_z=None, kde_points=KDE_EVAL
     rows = rng.permutation(len(z))[:aggregate_points]
     results["mi_aggregate"], results["mi_aggregate_ceiling"] = aggregate_posterior_mi(z[rows], mean[rows], std[rows])
     return results
+
+
+def encoder_outputs(model, dataset):
+    """(mean, std) of q(z|x) over one pass of `dataset` (freshly binarised batches), as float64 arrays."""
+    means, stds = [], []
+    for batch in dataset:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        posterior = model.encode(x)
+        means.append(posterior.mean().numpy())
+        stds.append(posterior.stddev().numpy())
+    return np.concatenate(means).astype(np.float64), np.concatenate(stds).astype(np.float64)
+
+
+def information_evaluation(model, train_dataset, test_dataset, seed=0, legacy=None):
+    """The new eval.pkl keys of one run: `{split}_mi_{rate,gaussian,kde,aggregate}`, `{split}_mi_aggregate_ceiling`
+    and, from the legacy keys in `legacy` (the eval.pkl dict), `{split}_consistency` = nll + elbo (-ELBO).
+
+    As in the research code, the KDE is fit to KDE_FIT_SAMPLES train z's and used for both splits.
+    `mi_rate` is recomputed on this pass (the same estimator as the legacy `*_elbo`, another Monte Carlo draw).
+    Values are np.float32, like the legacy keys.
+    """
+    rng = np.random.default_rng(seed)
+    outputs = {"train": encoder_outputs(model, train_dataset), "test": encoder_outputs(model, test_dataset)}
+    train_mean, train_std = outputs["train"]
+    rows = rng.permutation(len(train_mean))[:KDE_FIT_SAMPLES]
+    fit_z = sample_posterior(train_mean[rows], train_std[rows], rng)
+    results = {}
+    for split, (mean, std) in outputs.items():
+        for key, value in mutual_information_estimates(mean, std, rng, fit_z=fit_z).items():
+            results["%s_%s" % (split, key)] = np.float32(value)
+        if legacy and "%s_nll" % split in legacy and "%s_elbo" % split in legacy:
+            results["%s_consistency" % split] = np.float32(legacy["%s_nll" % split] + legacy["%s_elbo" % split])
+    return results
