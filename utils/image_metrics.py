@@ -76,11 +76,11 @@ class InceptionFeatures:
     """
 
     def __init__(self, graph_path, batch_size=100):
-        import tensorflow as tf
         self.batch_size = batch_size
         if not graph_path or not os.path.isfile(graph_path):
             raise UserError("Inception graph %r not found: download %s, extract %s from it and pass its path "
                             "(--inception-graph)." % (graph_path, INCEPTION_ARCHIVE_URL, INCEPTION_GRAPH_FILE))
+        import tensorflow as tf
         graph_def = tf.compat.v1.GraphDef()
         try:
             with open(graph_path, "rb") as stream:
