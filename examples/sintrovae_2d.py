@@ -91,14 +91,19 @@ def config_name(prior, num_components, lc, intro_prior, swg, clip, r_entropy, be
 @click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True)
 @click.option("--eval-mc", type=click.IntRange(1, 10000), default=100, show_default=True,
               help="Monte-Carlo samples of the gnELBO evaluation")
+@click.option("--eval-grid", type=click.IntRange(2, 4096), default=1024, show_default=True,
+              help="points per side of the gnELBO evaluation grid (1024 in the paper)")
 @click.option("--log-interval", type=click.IntRange(1, 10 ** 7), default=100, show_default=True)
 @click.option("--checkpoint-interval", type=click.IntRange(1, 10 ** 7), default=1000, show_default=True)
+@click.option("--stop-after", type=click.IntRange(1, 10 ** 7), default=None,
+              help="stop (with a checkpoint) after this many iterations in this invocation; run the same "
+                   "command again to continue")
 @click.option("--no-xla", is_flag=True, help="run the steps without XLA compilation")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or a GPU index")
 @exit_on_user_error
 def main(dataset, prior, num_components, learnable_contributions, intro_prior, sampling_with_grad, clip_logvar,
          r_entropy, mc, beta_rec, beta_kl, beta_neg, iterations, warmup, mog_warmup, lr_milestones, batch_size,
-         seed, eval_mc, log_interval, checkpoint_interval, no_xla, device):
+         seed, eval_mc, eval_grid, log_interval, checkpoint_interval, stop_after, no_xla, device):
     milestones = parse_milestones(lr_milestones)
     defaults = DEFAULT_BETAS[dataset]
     betas = tuple(default if value is None else value for value, default in zip((beta_rec, beta_kl, beta_neg),
@@ -127,7 +132,9 @@ def main(dataset, prior, num_components, learnable_contributions, intro_prior, s
                        sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar, r_entropy=r_entropy, mc=mc,
                        betas=betas, iterations=iterations, warmup=warmup, mog_warmup=mog_warmup,
                        milestones=milestones, batch_size=batch_size, seed=seed, eval_mc=eval_mc,
-                       log_interval=log_interval, checkpoint_interval=checkpoint_interval, jit_compile=not no_xla)
+                       eval_grid=eval_grid,
+                       log_interval=log_interval, checkpoint_interval=checkpoint_interval, stop_after=stop_after,
+                       jit_compile=not no_xla)
 
 
 def build_model(dataset, prior_kind, num_components, learnable_contributions, intro_prior, sampling_with_grad,
@@ -144,12 +151,15 @@ def build_model(dataset, prior_kind, num_components, learnable_contributions, in
                         beta_neg=betas[2], mc=mc, intro_prior=intro_prior, sampling_with_grad=sampling_with_grad,
                         clip_logvar=clip_logvar, r_entropy=r_entropy, responsibility_samples="fresh",
                         learning_rate=2e-4, lr_milestones=milestones, lr_gamma=0.1, jit_compile=jit_compile,
+                        merge_passes=True,                   # MLPs: one call on concatenated batches
                         seed=seed)
 
 
 def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_contributions, intro_prior,
                        sampling_with_grad, clip_logvar, r_entropy, mc, betas, iterations, warmup, mog_warmup,
-                       milestones, batch_size, seed, eval_mc, log_interval, checkpoint_interval, jit_compile):
+                       milestones, batch_size, seed, eval_mc, log_interval, checkpoint_interval, jit_compile,
+                       stop_after=None, eval_grid=1024):
+    """Train (or resume) the run in `run_dir`, then evaluate; returns the eval record (None when stopped)."""
     import numpy as np
     import tensorflow as tf
 
@@ -179,7 +189,8 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
             logger.log("Resuming %s at iteration %d" % (run_dir, start))
         bar = progress_bar(iterations, "sintrovae2d %s" % dataset, initial=start)
         tick, tick_it = time.time(), start
-        for it in range(start, iterations):
+        end = iterations if stop_after is None else min(iterations, start + stop_after)
+        for it in range(start, end):
             if prior_kind == "vamp" and iterations > warmup and it == warmup - mog_warmup:
                 model.convert_vamp_to_mog()
                 logger.log("iteration %d: VampPrior -> MoG(%d), optimizers reset" % (it, num_components))
@@ -208,13 +219,17 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                 bar.set_postfix(format_postfix({k: v for k, v in values.items() if k in ("lossE", "lossD",
                                                                                          "loss_vae")}))
                 tick, tick_it = now, done
-            if done % checkpoint_interval == 0 or done == iterations:
+            if done % checkpoint_interval == 0 or done == end:
                 data_state.assign(data.get_state())
                 checkpoint.save()
         bar.close()
+        if end < iterations:
+            logger.log("Stopped at iteration %d of %d (--stop-after); run the same command to continue" % (
+                end, iterations))
+            return None
         logger.log("Evaluating (spec 2.4: KL, JSD, gnELBO on the 1024x1024 grid)")
         began = time.time()
-        results, grid_losses = evaluate(model, data, mc=eval_mc, seed=seed)
+        results, grid_losses = evaluate(model, data, mc=eval_mc, seed=seed, grid_points=eval_grid)
         eval_seconds = time.time() - began
         write_text_atomic(os.path.join(run_dir, RESULTS_FILE), results_line(results, betas[1], betas[2],
                                                                             betas[0], seed))
@@ -228,8 +243,8 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                       iterations=iterations, warmup=warmup, mog_warmup=mog_warmup, milestones=list(milestones),
                       prior=prior_kind, num_components=num_components, learnable_contributions=learnable_contributions,
                       intro_prior=intro_prior, sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar,
-                      r_entropy=r_entropy, mc=mc, eval_mc=eval_mc, beta_rec=betas[0], beta_kl=betas[1],
-                      beta_neg=betas[2], batch_size=batch_size, eval_seconds=eval_seconds,
+                      r_entropy=r_entropy, mc=mc, eval_mc=eval_mc, eval_grid=eval_grid, beta_rec=betas[0],
+                      beta_kl=betas[1], beta_neg=betas[2], batch_size=batch_size, eval_seconds=eval_seconds,
                       prior_inactive_modes=summary["prior_inactive_modes"],
                       figures=[os.path.basename(p) for p in figures], finite=bool(np.isfinite(
                           [results[k] for k in ("gnelbo", "kl", "jsd")]).all()))

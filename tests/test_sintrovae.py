@@ -174,3 +174,21 @@ def test_point_loss_uses_one_fixed_eps_matrix():
         z = mu + np.exp(lv / 2) * eps.numpy()[m]
         kl += (np.sum(-0.5 * lv - 0.5 * np.exp(-lv) * (z - mu) ** 2, 1) - np.sum(-0.5 * z ** 2, 1)) / 4
     np.testing.assert_allclose(got, kl + rec, rtol=1e-4, atol=1e-5)
+
+
+def test_merged_passes_give_the_same_iteration():
+    """merge_passes (one call on concatenated batches) changes neither the losses nor the update."""
+    results = []
+    for merge in (False, True):
+        model, x = make_model(r_entropy=1.0)
+        model.merge_passes = merge
+        model.start_adversarial_phase()
+        values = model._adversarial_step(x, SEEDS)
+        results.append(({k: float(v) for k, v in values.items()},
+                        [v.numpy() for v in model.encoder.trainable_variables + model.decoder.trainable_variables
+                         + model.prior.parameter_variables()]))
+    (reference_values, reference_weights), (values, weights) = results
+    for key, value in reference_values.items():
+        np.testing.assert_allclose(values[key], value, rtol=1e-5, atol=1e-7, err_msg=key)
+    for got, expected in zip(weights, reference_weights):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)

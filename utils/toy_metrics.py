@@ -69,11 +69,12 @@ def point_losses(loss_fn, points, eps, batch_size=8192):
     return np.concatenate(values)
 
 
-def evaluate(model, data, mc=100, seed=0, batch_size=8192):
+def evaluate(model, data, mc=100, seed=0, batch_size=8192, grid_points=GRID_POINTS):
     """The full spec 2.4 evaluation of a trained model on its data stream `data` (a ToyData).
 
     Order of draws as in `get_quantitatives`: KL's 5000 real / 5000 fake, JSD's 5000 / 5000, the grid,
-    then 100 real batches of 128. Returns a dict (gnelbo, kl, jsd, entropy) and the grid losses (for figures).
+    then 100 real batches of 128 (`grid_points` per side: 1024 as the authors; smaller only for tests).
+    Returns a dict (gnelbo, kl, jsd, entropy) and the grid losses (for figures).
     """
     scale = data.grid_scale
     sample_seeds = tf.constant([[seed, 1], [seed, 2]], tf.int64)
@@ -85,7 +86,7 @@ def evaluate(model, data, mc=100, seed=0, batch_size=8192):
     jsd = authors_jsd(density_histogram(real, scale), density_histogram(fake, scale))
     eps = tf.random.stateless_normal((mc, model.latent_dim), tf.constant([seed, 3], tf.int64))
     loss_fn = tf.function(model.point_loss, jit_compile=model.jit_compile, reduce_retracing=True)
-    grid_losses = point_losses(loss_fn, evaluation_grid(scale), eps, batch_size)
+    grid_losses = point_losses(loss_fn, evaluation_grid(scale, grid_points), eps, batch_size)
     real_points = np.concatenate([data.next_batch(REAL_BATCH_SIZE) for _ in range(REAL_BATCHES)])
     real_losses = point_losses(loss_fn, real_points, eps, batch_size)
     results = {"gnelbo": grid_normalised_elbo(real_losses, grid_losses), "kl": kl, "jsd": jsd,

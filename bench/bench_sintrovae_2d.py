@@ -1,0 +1,63 @@
+"""Speed of the 2D S-IntroVAE: adversarial-phase iterations/s with MoG(64), MC 100, batch 512 (LC, IP, SWG,
+clipping: the paper's configuration) and the time of one full spec-2.4 evaluation (1024^2 grid, MC 100).
+
+    python bench/bench_sintrovae_2d.py [--iterations 40] [--no-eval] [--no-xla]
+
+The authors' PyTorch code does ~2.3 adversarial it/s on the 2-core benchmark machine (spec 5.2, 2 threads,
+loaded). Prints wall-clock and process-CPU figures and the 1-minute load average, since the machine is shared.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+
+
+@click.command()
+@click.option("--iterations", type=click.IntRange(1, 100000), default=40, show_default=True)
+@click.option("--eval/--no-eval", "run_eval", default=True, show_default=True)
+@click.option("--no-xla", is_flag=True)
+@click.option("--components", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True)
+def main(iterations, run_eval, no_xla, components, mc):
+    import numpy as np
+    import tensorflow as tf
+
+    from examples.sintrovae_2d import build_model
+    from utils.toy_data import ToyData
+    from utils.toy_metrics import evaluate
+
+    data = ToyData("8Gaussian", 0)
+    model = build_model("8Gaussian", "mog", components, True, True, True, True, 0.0, mc, (0.2, 0.3, 0.9),
+                        (10000, 15000), 0, not no_xla)
+    batch = data.next_batch(512)
+    model.initialise(batch)
+    model.start_adversarial_phase()
+    batches = [data.next_batch(512) for _ in range(iterations)]
+    began = time.time()
+    model.train_iteration(batches[0])
+    model.train_iteration(batches[0])
+    compile_s = time.time() - began
+    wall, cpu = time.time(), time.process_time()
+    for x in batches:
+        model.train_iteration(x)
+    wall, cpu = time.time() - wall, time.process_time() - cpu
+    load = os.getloadavg()[0]
+    print("adversarial phase, MoG(%d) LC IP SWG clip, MC %d, batch 512, XLA %s:" % (components, mc, not no_xla))
+    print("  first two iterations (trace + compile): %.1f s" % compile_s)
+    print("  %.2f it/s wall (%.1f ms/it), %.1f ms CPU/it, load average %.1f on %d cores"
+          % (iterations / wall, 1000 * wall / iterations, 1000 * cpu / iterations, load, os.cpu_count()))
+    if run_eval:
+        began = time.time()
+        results, _ = evaluate(model, data, mc=100, seed=0)
+        print("  evaluation (5000-sample KL and JSD, gnELBO on 1024^2 grid + 12800 real, MC 100): %.1f s"
+              % (time.time() - began))
+        print("  values (untrained model): %s" % {k: float(np.round(v, 6)) for k, v in results.items()})
+    del tf
+
+
+if __name__ == "__main__":
+    main()
