@@ -63,8 +63,10 @@ def steps_per_second(model, batches, steps):
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1, max=10000), default=250, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="'auto', 'cpu' or a GPU index")
+@click.option("--compare/--no-compare", default=True, show_default=True,
+              help="also time the same step compiled without XLA")
 @exit_on_user_error
-def main(steps, rounds, batch_size, device):
+def main(steps, rounds, batch_size, device, compare):
     from utils.devices import choose_device
     described = choose_device(device)
     import keras
@@ -72,26 +74,30 @@ def main(steps, rounds, batch_size, device):
     from methods.lagvae import LagrangianVAE
 
     keras.utils.set_random_seed(0)
-    model = LagrangianVAE(mi=1.0, e1=86.0, e2=5.0, seed=0, jit_compile=True)
+    variants = {"XLA": True, "no XLA": False} if compare else {"XLA": True}
+    models = {name: LagrangianVAE(mi=1.0, e1=86.0, e2=5.0, seed=0, jit_compile=jit) for name, jit in variants.items()}
     rng = tf.random.Generator.from_seed(1)
     batches = [tf.cast(rng.uniform([batch_size, 784]) < 0.13, tf.float32) for _ in range(8)]
-    model.train_batch(batches[0])  # XLA compilation
-    speeds, matmuls = [], []
-    for _ in range(rounds):
+    for model in models.values():
+        model.train_batch(batches[0])  # compilation
+    speeds, matmuls = {name: [] for name in models}, []
+    for _ in range(rounds):  # interleaved, so that load from other processes hits every measurement alike
         matmuls.append(matmul_gflops(tf))
-        speeds.append(steps_per_second(model, batches, steps))
-    speed, matmul = statistics.median(speeds), statistics.median(matmuls)
+        for name, model in models.items():
+            speeds[name].append(steps_per_second(model, batches, steps))
+    matmul = statistics.median(matmuls)
     flops = step_flops(batch_size)
-    achieved = speed * flops / 1e9
     peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    print("device: %s, %d threads; batch %d; %d rounds of %d steps" % (
+    print("device: %s, %d CPU cores; batch %d; %d rounds of %d steps" % (
         described, os.cpu_count(), batch_size, rounds, steps))
     print("FLOPs per training step: %.2f GFLOP" % (flops / 1e9))
-    print("training: %.1f steps/s (rounds: %s)" % (speed, ", ".join("%.1f" % s for s in speeds)))
-    print("achieved: %.1f GFLOP/s" % achieved)
     print("matmul %dx%d float32: %.1f GFLOP/s (rounds: %s)" % (
         MATMUL_SIZE, MATMUL_SIZE, matmul, ", ".join("%.1f" % m for m in matmuls)))
-    print("ratio achieved / matmul: %.2f" % (achieved / matmul))
+    for name in models:
+        speed = statistics.median(speeds[name])
+        achieved = speed * flops / 1e9
+        print("training (%s): %.1f steps/s (rounds: %s); achieved %.1f GFLOP/s; ratio achieved / matmul %.2f" % (
+            name, speed, ", ".join("%.1f" % s for s in speeds[name]), achieved, achieved / matmul))
     print("peak RSS: %.2f GB" % peak_rss_gb)
 
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from methods.infovae import InfoVAE
 from methods.lagvae import LagrangianVAE
-from methods.mmd import MMD_SCALE, compute_kernel, compute_mmd
+from methods.mmd import MMD_SCALE, compute_kernel, compute_kernel_tiled, compute_mmd
 from methods.networks import VariationalDecoder, VariationalEncoder
 from methods.vae import information_objective
 
@@ -142,6 +142,16 @@ def test_kernel_and_mmd_match_numpy():
     assert float(compute_mmd(x, y)) == pytest.approx(numpy_mmd(x.astype(np.float64), y.astype(np.float64)),
                                                      rel=1e-4)
     assert float(compute_mmd(x, x)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_matmul_kernel_equals_legacy_tiled_kernel_at_full_size():
+    """The one-matmul kernel gives the legacy tiled kernel's scaled MMD to well under the sampling noise."""
+    generator = tf.random.Generator.from_seed(7)
+    x, y = generator.normal([250, 64]), generator.normal([250, 64]) * 1.2
+    np.testing.assert_allclose(compute_kernel(x, y).numpy(), compute_kernel_tiled(x, y).numpy(), atol=1e-6)
+    tiled = (tf.reduce_mean(compute_kernel_tiled(x, x)) + tf.reduce_mean(compute_kernel_tiled(y, y))
+             - 2.0 * tf.reduce_mean(compute_kernel_tiled(x, y))) * MMD_SCALE
+    assert float(compute_mmd(x, y) * MMD_SCALE) == pytest.approx(float(tiled), abs=0.01)
 
 
 def test_mmd_floor_between_standard_normal_batches():
