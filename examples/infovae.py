@@ -34,9 +34,9 @@ def build_model(**kwargs):
 @click.option("--test", is_flag=True, help="skip training: restore the checkpoint and evaluate")
 @common_options
 @exit_on_user_error
-def main(z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every, device, max_steps):
+def main(z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every, device, xla, max_steps):
     run_command(build_model, "infovae", z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
-                device, max_steps)
+                device, max_steps, xla)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ def common_options(command):
                      help="iterations between log lines / TensorBoard scalars"),
         click.option("--device", default="auto", show_default=True,
                      help="'auto' (a free GPU, else the CPU), 'cpu', or a GPU index"),
+        click.option("--xla/--no-xla", default=True, show_default=True,
+                     help="compile the training / evaluation steps with XLA (on a loaded CPU the plain graph "
+                          "can be faster: see bench/bench_lagvae.py)"),
         click.option("--max-steps", type=click.IntRange(min=1), default=None,
                      help="stop (and checkpoint) once the run has made this many training steps; "
                           "the same command without it continues"),
@@ -96,7 +99,9 @@ class LegacyRun:
         self.tf = tf
         self.model = model
         self.logdir = logdir
-        self.generator = tf.random.Generator.from_seed(seed + 1)  # binarisation stream
+        with tf.device("/CPU:0"):  # tf.data runs on the CPU: keep the binarisation stream there (utils/data.py)
+            self.generator = tf.random.Generator.from_seed(seed + 1)
+            self.epoch_start_state = tf.Variable(self.generator.state, trainable=False, name="epoch_start_state")
         self.train_data, self.test_data = read_mnist(dataset, batch_sizes=(batch_size, batch_size),
                                                      generator=self.generator)
         # (the pipeline's cardinality is unknown to tf.data: it is built with flat_map)
@@ -104,7 +109,6 @@ class LegacyRun:
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.batches_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_in_epoch")
-        self.epoch_start_state = tf.Variable(self.generator.state, trainable=False, name="epoch_start_state")
         self.checkpoint = RunCheckpoint(logdir, data_generator=self.generator, epoch=self.epoch,
                                         iteration=self.iteration, batches_in_epoch=self.batches_in_epoch,
                                         epoch_start_state=self.epoch_start_state, **model.checkpoint_trackables())
@@ -183,7 +187,7 @@ class LegacyRun:
 
 
 def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
-                device, max_steps):
+                device, max_steps, xla=True):
     """Everything after flag parsing for both commands."""
     from utils.devices import choose_device
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -200,7 +204,7 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
     check_run_config(logdir, dict(method=method_folder, z_dim=z_dim, mi=mi, e1=e1, e2=e2, dataset=dataset,
                                   batch_size=batch_size, seed=seed))
     keras.utils.set_random_seed(seed)
-    model = build_model(mi=mi, e1=e1, e2=e2, z_dim=z_dim, seed=seed)
+    model = build_model(mi=mi, e1=e1, e2=e2, z_dim=z_dim, seed=seed, jit_compile=xla)
     run = LegacyRun(model, logdir, dataset, batch_size, seed)
     resumed = run.checkpoint.restore_latest(required=test)
     if logger.Logger.CURRENT is not logger.Logger.DEFAULT:
