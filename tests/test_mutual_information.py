@@ -2,7 +2,9 @@
 
 x ~ N(0, I_k), z | x ~ N(A x, s^2 I_d): q(z) = N(0, A A^T + s^2 I) and I(x; z) = 0.5 logdet(I + A A^T / s^2).
 """
+import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -102,3 +104,44 @@ def test_all_estimates_have_their_names_and_the_ceiling():
     for key in ("mi_rate", "mi_gaussian", "mi_kde", "mi_aggregate"):
         assert results[key] == pytest.approx(truth, abs=0.15), key
     assert results["mi_aggregate_ceiling"] == pytest.approx(math.log(2000))
+
+
+@pytest.mark.slow
+def test_evaluate_command_adds_the_new_keys_to_a_trained_run(tmp_path, shared_data_prefix, monkeypatch):
+    """examples/evaluate.py on one of our run directories: restores ckpt/, keeps the legacy keys, adds the
+    MI estimates and the consistency, skips the run the second time."""
+    from click.testing import CliRunner
+
+    import examples.evaluate as evaluate
+    from methods.lagvae import LagrangianVAE
+    from utils.legacy_runs import run_directory
+    from utils.legacy_training import LegacyRun
+    from utils.results import read_evaluation, write_evaluation
+
+    monkeypatch.setenv("DATA_PREFIX", shared_data_prefix)
+    monkeypatch.setattr(mi, "KDE_FIT_SAMPLES", 3000)
+    monkeypatch.setattr(mi.mutual_information_estimates, "__defaults__", (None, 500, 2000))
+    logdir = run_directory(str(tmp_path), "lagvae", 64, 1.0, 86.0, 5.0)
+    model = LagrangianVAE(mi=1.0, e1=86.0, e2=5.0, seed=0, jit_compile=False)
+    # Change the weights so that only a restored model reproduces the saved run's rate.
+    model.encoder.logstd.bias.assign(model.encoder.logstd.bias - 2.0)
+    model.lambda1.assign(3.0)
+    run = LegacyRun(model, logdir, "mnist", 250, 0)
+    run.checkpoint.save()
+    legacy = {prefix + key: value for prefix, data in (("test_", run.test_data), ("train_", run.train_data))
+              for key, value in model.evaluate_split(data).items()}
+    write_evaluation(logdir, legacy)
+
+    result = CliRunner().invoke(evaluate.main, [logdir, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    ev = read_evaluation(logdir)
+    assert ev["train_l1"] == np.float32(3.0) and ev["test_nll"] == legacy["test_nll"]    # legacy keys kept
+    for split in ("train", "test"):
+        assert ev["%s_consistency" % split] == pytest.approx(legacy["%s_nll" % split] + legacy["%s_elbo" % split])
+        assert ev["%s_mi_rate" % split] == pytest.approx(legacy["%s_elbo" % split], rel=0.02)
+        assert ev["%s_mi_aggregate" % split] <= ev["%s_mi_aggregate_ceiling" % split] + 1e-4
+        assert isinstance(ev["%s_mi_gaussian" % split], np.float32)
+    with open(os.path.join(logdir, "eval.json")) as stream:
+        assert json.load(stream)["test_mi_kde"] == pytest.approx(float(ev["test_mi_kde"]))
+    result = CliRunner().invoke(evaluate.main, [logdir, "--device", "cpu"])
+    assert result.exit_code == 0 and "already evaluated" in result.output
