@@ -2,7 +2,6 @@
 parallel slots, per-run output files and the summary table."""
 import os
 import pickle
-import sys
 import textwrap
 
 import numpy as np
