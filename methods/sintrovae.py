@@ -118,6 +118,7 @@ class SoftIntroVAE(keras.Model):
         self.rng = tf.random.Generator.from_seed(int(seed))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS + ADVERSARIAL_METRICS}
         self._compiled = {}
+        self._adversarial = False
 
     # -- set-up and state -----------------------------------------------------------------------------------
     def initialise(self, x):
@@ -141,7 +142,9 @@ class SoftIntroVAE(keras.Model):
                     iteration=self.iteration)
 
     def sync_after_restore(self):
+        """Re-read the Python phase flags (prior kind, clipping, phase) from the restored variables."""
         self.prior.refresh()
+        self._adversarial = int(self.phase.numpy()) == ADVERSARIAL
 
     @property
     def optimizers(self):
@@ -177,10 +180,12 @@ class SoftIntroVAE(keras.Model):
         if not self.prior.is_imposed and self.intro_prior and self.clip_logvar:
             self.prior.freeze_clipping_bounds()
         self.phase.assign(ADVERSARIAL)
+        self._adversarial = True
 
     @property
     def in_adversarial_phase(self):
-        return int(self.phase.numpy()) == ADVERSARIAL
+        """Python flag (usable while tracing), kept equal to the `phase` variable."""
+        return self._adversarial
 
     # -- helpers --------------------------------------------------------------------------------------------
     def encode(self, x):
@@ -323,7 +328,7 @@ class SoftIntroVAE(keras.Model):
 
     # -- dispatch -------------------------------------------------------------------------------------------
     def _step_function(self):
-        self.prior.refresh()
+        self.sync_after_restore()
         phase = int(self.phase.numpy())
         key = (phase, self.prior.kind, self.prior.clipping)
         if key not in self._compiled:

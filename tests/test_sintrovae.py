@@ -192,3 +192,17 @@ def test_merged_passes_give_the_same_iteration():
         np.testing.assert_allclose(values[key], value, rtol=1e-5, atol=1e-7, err_msg=key)
     for got, expected in zip(weights, reference_weights):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_keras_fit_runs_the_step_of_the_current_phase():
+    model, x = make_model(kind="mog")
+    model.compile(jit_compile=False)
+    data = np.tile(x.numpy(), (2, 1))
+    before = _values(model.prior.parameter_variables())
+    history = model.fit(data, batch_size=6, epochs=1, verbose=0).history
+    assert sorted(history) == ["kl_vae", "loss_vae", "rec_vae"] and np.isfinite(history["loss_vae"][0])
+    assert all(_changed(before, model.prior.parameter_variables()))      # warm-up trains the prior too
+    model.start_adversarial_phase()
+    model.compile(jit_compile=False)                                        # re-trace for the new phase
+    history = model.fit(data, batch_size=6, epochs=1, verbose=0).history
+    assert "lossE" in history and "lossD" in history and np.isfinite(history["lossD"][0])
