@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The reduced reproduction of the Pareto figure that ran on the 2-core CPU machine (see the README section
-# "Evaluation, the Pareto figure, sweeps and legacy runs"). 2 epochs per run instead of 5000.
+# "Evaluation, the Pareto figure, sweeps and legacy runs"). 12 epochs per run instead of 5000.
 # Run from the repository root. EXP_LOG_PATH defaults to runs/reduced.
 set -euo pipefail
 export EXP_LOG_PATH=${EXP_LOG_PATH:-$PWD/runs/reduced}
 export DATA_PREFIX=${DATA_PREFIX:-../shared/data}
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-12}
 PY=".venv/bin/python"
 SWEEP="nice -n 10 $PY examples/sweep.py --epochs $EPOCHS --devices cpu --cpu-slots 1"
 
