@@ -14,8 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.errors import exit_on_user_error  # noqa: E402
-from utils.legacy_training import FiniteFloat, common_options, run_command  # noqa: E402
+from utils.legacy_training import FiniteFloat, legacy_command  # noqa: E402
 
 
 def build_model(**kwargs):
@@ -23,21 +22,12 @@ def build_model(**kwargs):
     return LagrangianVAE(**kwargs)
 
 
-@click.command()
-@click.option("--z_dim", type=click.IntRange(1, 4096), default=64, show_default=True)
-@click.option("--mi", type=FiniteFloat(), default=0.0, show_default=True,
-              help="preference for mutual information (> 0 maximise, <= 0 minimise)")
-@click.option("--e1", type=FiniteFloat(minimum=0.0, strict=True), default=88.0, show_default=True,
-              help="constraint level for -ELBO in nats (> 0: -ELBO of binary data is positive)")
-@click.option("--e2", type=FiniteFloat(minimum=0.0), default=8.0, show_default=True,
-              help="constraint level for 1e4 x MMD (>= 0; the sampling floor is about 2.46)")
-@click.option("--test", is_flag=True, help="skip training: restore the checkpoint and evaluate")
-@common_options
-@exit_on_user_error
-def main(z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every, device, xla, max_steps):
-    run_command(build_model, "lvae", z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
-                device, max_steps, xla)
+E1_OPTION = click.option("--e1", type=FiniteFloat(minimum=0.0, strict=True), default=88.0, show_default=True,
+                       help="constraint level for -ELBO in nats (> 0: -ELBO of binary data is positive)")
+E2_OPTION = click.option("--e2", type=FiniteFloat(minimum=0.0), default=8.0, show_default=True,
+                       help="constraint level for 1e4 x MMD (>= 0; the sampling floor is about 2.46)")
 
+main = legacy_command(build_model, "lvae", E1_OPTION, E2_OPTION)
 
 if __name__ == "__main__":
     main()

@@ -40,9 +40,22 @@ class FiniteFloat(click.ParamType):
         return number
 
 
-def common_options(command):
-    """The flags both commands share beyond the legacy ones."""
+def legacy_command(build_model, method_folder, e1_option, e2_option):
+    """The click command of examples/lagvae.py and examples/infovae.py.
+
+    The legacy flags `--z_dim --mi --e1 --e2 --test` (the two commands differ only in the defaults and
+    meaning of e1 / e2, passed in as click options), then the flags added here. `build_model(**kwargs)`
+    makes the model; runs go to `$EXP_LOG_PATH/<method_folder>/v1/...`.
+    """
+    from utils.errors import exit_on_user_error
+
     options = [
+        click.option("--z_dim", type=click.IntRange(1, 4096), default=64, show_default=True),
+        click.option("--mi", type=FiniteFloat(), default=0.0, show_default=True,
+                     help="preference for mutual information (> 0 maximise, <= 0 minimise)"),
+        e1_option,
+        e2_option,
+        click.option("--test", is_flag=True, help="skip training: restore the checkpoint and evaluate"),
         click.option("--epochs", type=click.IntRange(min=1), default=5000, show_default=True,
                      help="training epochs (passes over the 55000 training images)"),
         click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True,
@@ -60,9 +73,14 @@ def common_options(command):
                      help="stop (and checkpoint) once the run has made this many training steps; "
                           "the same command without it continues"),
     ]
+
+    @exit_on_user_error
+    def main(**flags):
+        run_command(build_model, method_folder, **flags)
+
     for option in reversed(options):
-        command = option(command)
-    return command
+        main = option(main)
+    return click.command()(main)
 
 
 def run_directory(method_folder, dataset, z_dim, mi, e1, e2):
