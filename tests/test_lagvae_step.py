@@ -126,3 +126,31 @@ def test_infovae_step_has_no_multipliers_and_two_adam_applies():
     moved = [np.max(np.abs(v.numpy() - b)) for v, b in zip(model.network_variables, before)]
     # Adam's first step moves every weight with a non-zero gradient by about lr = 1e-4
     assert max(moved) == pytest.approx(1e-4, rel=1e-3)
+
+
+def test_fused_adam_matches_tf1_adam_optimizer_and_keras_adam():
+    """TF1Adam (the fused ResourceApplyAdam kernel) against tf.compat.v1.train.AdamOptimizer and Keras 3 Adam,
+    over three steps with growing and sign-changing gradients."""
+    import keras
+
+    from methods.tf1_optimizers import TF1Adam
+
+    rng = np.random.default_rng(4)
+    start = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(scale=10.0 ** k, size=(5, 3)).astype(np.float32) for k in range(-2, 1)]
+    fused, keras_var, tf1_var = (tf.Variable(start) for _ in range(3))
+    fused_optimizer = TF1Adam(learning_rate=LR, beta_1=BETA1, beta_2=BETA2, epsilon=EPS)
+    keras_optimizer = keras.optimizers.Adam(learning_rate=LR, beta_1=BETA1, beta_2=BETA2, epsilon=EPS)
+    tf1_optimizer = tf.compat.v1.train.AdamOptimizer(LR, beta1=BETA1, beta2=BETA2, epsilon=EPS)
+    numpy_adam = NumpyTF1Adam([start.shape])
+    params = [start.astype(np.float64)]
+    for grad in grads:
+        fused_optimizer.apply([tf.constant(grad)], [fused])
+        keras_optimizer.apply([tf.constant(grad)], [keras_var])
+        tf1_optimizer.apply_gradients([(tf.constant(grad), tf1_var)])
+        numpy_adam.apply([grad.astype(np.float64)], params, [0])
+        np.testing.assert_allclose(fused.numpy(), params[0], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(fused.numpy(), tf1_var.numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(fused.numpy(), keras_var.numpy(), rtol=1e-6, atol=1e-9)
+    assert int(fused_optimizer.iterations.numpy()) == 3
+    assert not np.allclose(fused.numpy(), start, atol=2e-4)  # three steps of ~1e-4 each moved every weight
