@@ -68,7 +68,7 @@ def legacy_command(build_model, method_folder, e1_option, e2_option):
                      help="'auto' (a free GPU, else the CPU), 'cpu', or a GPU index"),
         click.option("--xla/--no-xla", default=None,
                      help="compile the training / evaluation steps with XLA [default: on a GPU yes, on the CPU "
-                          "no: the plain graph measured 10-15% faster on the 2-core CPU, see bench/bench_lagvae.py]"),
+                          "no: the plain graph measured 15-25% faster on the 2-core CPU, see bench/bench_lagvae.py]"),
         click.option("--max-steps", type=click.IntRange(min=1), default=None,
                      help="stop (and checkpoint) once the run has made this many training steps; "
                           "the same command without it continues"),
