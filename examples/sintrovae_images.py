@@ -368,7 +368,8 @@ def main(**options):
     run = ImageRun(options, run_dir)
     logger.reset()
     logger.configure(run_dir, ["stdout", "log", "csv", "json"], append=run.resumed)
-    scalars = TensorBoardScalars(os.path.join(run_dir, "tb"))
+    # epochs logged after the last checkpoint by an interrupted process are hidden from TensorBoard
+    scalars = TensorBoardScalars(os.path.join(run_dir, "tb"), restart_step=run.epoch if run.resumed else None)
     try:
         if run.resumed:
             logger.log("resumed from %s (epoch %d)" % (run.checkpoint.latest, run.epoch))

@@ -1,5 +1,6 @@
 """A LagVAE run killed with SIGKILL in the middle of training resumes from its last checkpoint and ends
-with the same counters, weights, multipliers and optimizer state as a run that was never interrupted."""
+with the same counters, weights, multipliers and optimizer state as a run that was never interrupted, and
+the same TensorBoard curves."""
 import os
 import signal
 import subprocess
@@ -47,3 +48,15 @@ def test_kill_9_during_training_resumes_to_the_uninterrupted_result(tmp_path, sm
     for name in resumed:
         np.testing.assert_array_equal(resumed[name], uninterrupted[name], err_msg=name)
     assert load_eval(os.path.join(killed, RUN)) == load_eval(os.path.join(straight, RUN))
+    # TensorBoard (the server's accumulator) shows the same curves: scalars the killed process wrote after its
+    # last checkpoint are replaced, not shown twice
+    assert tensorboard_curves(os.path.join(killed, RUN)) == tensorboard_curves(os.path.join(straight, RUN))
+
+
+def tensorboard_curves(logdir):
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    accumulator = EventAccumulator(logdir, size_guidance={"tensors": 0})
+    accumulator.Reload()
+    return {tag: [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in accumulator.Tensors(tag)]
+            for tag in accumulator.Tags()["tensors"]}

@@ -228,3 +228,36 @@ def test_import_is_fast_and_tensorflow_free():
     code = 'import sys, utils, utils.logger; print("tensorflow" in sys.modules)'
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == 'False'
+
+
+def test_resumed_scalars_replace_the_steps_after_the_checkpoint_in_tensorboard(tmp_path):
+    """A run killed after writing steps 1000-3000 and resumed from its checkpoint at step 2000 writes 3000 and
+    4000 again: TensorBoard must show each step once, with the values of the resumed run. (The accumulator is
+    the one the TensorBoard server uses; it purges on SessionLog.START.)"""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    def curve():
+        accumulator = EventAccumulator(str(tmp_path))
+        accumulator.Reload()
+        return [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in accumulator.Tensors('train/nll')]
+
+    first = logger.TensorBoardScalars(str(tmp_path))
+    for step, value in ((1000, 100.0), (2000, 95.0), (3000, 92.0)):
+        first.write({'train/nll': value}, step)
+    first.close()
+    resumed = logger.TensorBoardScalars(str(tmp_path), restart_step=2001)
+    for step, value in ((3000, 91.5), (4000, 90.0)):
+        resumed.write({'train/nll': value}, step)
+    resumed.close()
+    assert curve() == [(1000, 100.0), (2000, 95.0), (3000, 91.5), (4000, 90.0)]
+    # a second resume of the same folder (the marker must sort after every older file again)
+    again = logger.TensorBoardScalars(str(tmp_path), restart_step=3001)
+    again.write({'train/nll': 89.0}, 4000)
+    again.close()
+    assert curve() == [(1000, 100.0), (2000, 95.0), (3000, 91.5), (4000, 89.0)]
+    # without the marker both versions of a step would stay
+    plain = logger.TensorBoardScalars(str(tmp_path))
+    plain.write({'train/nll': 1.0}, 4000)
+    plain.close()
+    assert [step for step, _ in curve()].count(4000) == 2

@@ -241,7 +241,9 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
             if resumed and not done_before:
                 print("Resuming %s at epoch %d, iteration %d." % (logdir, int(run.epoch.numpy()),
                                                                     int(run.iteration.numpy())))
-            scalars = TensorBoardScalars(logdir)
+            # scalars written after the checkpoint by an interrupted process are hidden from TensorBoard
+            iteration = int(run.iteration.numpy())
+            scalars = TensorBoardScalars(logdir, restart_step=iteration + 1 if resumed and iteration else None)
             try:
                 finished = run.train(epochs, log_every, max_steps, logger, scalars)
             finally:

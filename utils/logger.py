@@ -18,6 +18,7 @@ import os
 import os.path as osp
 import sys
 import tempfile
+import time
 
 LOG_OUTPUT_FORMATS = ['stdout', 'log', 'json']
 
@@ -158,14 +159,41 @@ class CSVOutputFormat(OutputFormat):
 
 class TensorBoardScalars:
     """TensorBoard scalars with event files directly in `logdir` (the legacy `tf.summary.FileWriter(logdir)`
-    layout, spec 1.9). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes."""
+    layout, spec 1.9). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes.
 
-    def __init__(self, logdir):
+    `restart_step` (a resumed run): events an earlier process wrote at steps >= restart_step (after its last
+    checkpoint, so they are about to be written again) are hidden from TensorBoard by a `SessionLog.START`
+    event at that step, which TensorBoard reads as a restart and purges them, as TF1's
+    `FileWriter.add_session_log` did; without it the curves would show both versions of those steps.
+    """
+
+    def __init__(self, logdir, restart_step=None):
         import tensorflow as tf  # lazily: the logger must import without TensorFlow
         self._tf = tf
         os.makedirs(logdir, exist_ok=True)
         self.logdir = logdir
+        before = set(_event_files(logdir))
         self.writer = tf.summary.create_file_writer(logdir)
+        self.writer.flush()
+        if restart_step is not None:
+            created = sorted(set(_event_files(logdir)) - before)
+            self._mark_restart(created[-1] if created else None, int(restart_step))
+
+    def _mark_restart(self, new_file, step):
+        """Write the START event into its own events file whose name sorts just before this writer's file and
+        after every older one (TensorBoard reads the event files of a folder in name order)."""
+        tf = self._tf
+        if new_file is None:  # no file was created: name it after the newest file, which sorts last
+            new_file = max(_event_files(self.logdir), default="events.out.tfevents.0")
+        marker = new_file[:-1] + chr(ord(new_file[-1]) - 1) + ".restart"
+        start = tf.compat.v1.Event(wall_time=time.time(), step=step,
+                                   session_log=tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START))
+        # TensorBoard takes the first START of a folder for the session start (TF1's Supervisor wrote one when
+        # a run began) and purges only on later ones: the second START is the restart.
+        events = [tf.compat.v1.Event(wall_time=time.time(), file_version="brain.Event:2"), start, start]
+        with tf.io.TFRecordWriter(os.path.join(self.logdir, marker)) as records:
+            for event in events:
+                records.write(event.SerializeToString())
 
     def write(self, scalars, step):
         if self.writer is None:
@@ -179,6 +207,10 @@ class TensorBoardScalars:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+def _event_files(logdir):
+    return [name for name in os.listdir(logdir) if "tfevents" in name]
 
 
 class TensorBoardOutputFormat(OutputFormat):
