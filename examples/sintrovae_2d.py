@@ -64,8 +64,9 @@ def config_name(prior, num_components, lc, intro_prior, swg, clip, r_entropy, be
               help="vamp: VampPrior turned into a MoG during the warm-up (the paper); mog: a MoG from the "
                    "start ('data' init); imposed: N(0, I)")
 @click.option("--num-components", type=click.IntRange(1, 4096), default=64, show_default=True)
-@click.option("--learnable-contributions/--no-learnable-contributions", default=True, show_default=True,
-              help="learnable mixing weights (LC)")
+@click.option("--learnable-contributions/--no-learnable-contributions", "--learnable-weights/--fixed-weights",
+              "learnable_contributions", default=True, show_default=True,
+              help="learnable mixing weights (LC); the image command's names are accepted too")
 @click.option("--intro-prior/--no-intro-prior", default=True, show_default=True,
               help="train the prior with the decoder in the adversarial phase (IP)")
 @click.option("--sampling-with-grad/--no-sampling-with-grad", default=None,

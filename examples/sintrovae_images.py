@@ -297,8 +297,9 @@ def _finished_epochs(eval_path):
               help="imposed N(0,I); mog: a MoG from the start (data init E(x_1..K)); vamp: the authors' runs, a "
                    "VampPrior turned into a MoG at epoch warmup - mog_warmup.")
 @click.option("--num-components", type=click.IntRange(1, 10000), default=10, show_default=True, help="K")
-@click.option("--learnable-weights/--fixed-weights", default=False, show_default=True,
-              help="learnable mixing weights (LC)")
+@click.option("--learnable-weights/--fixed-weights", "--learnable-contributions/--no-learnable-contributions",
+              "learnable_weights", default=False, show_default=True,
+              help="learnable mixing weights (LC); the 2D command's names are accepted too")
 @click.option("--intro-prior/--no-intro-prior", default=False, show_default=True,
               help="train the prior in the decoder step (IP)")
 @click.option("--sampling-with-grad/--no-sampling-with-grad", default=None,

@@ -60,3 +60,16 @@ def test_bad_flags_are_one_line_errors(tmp_path):
     assert result.exit_code == 2 and "moons" in result.output
     result = CliRunner().invoke(main, ["--lr-milestones", "15000,10000"], env={"EXP_LOG_PATH": str(tmp_path)})
     assert result.exit_code == 2 and "increasing" in result.output
+
+
+@pytest.mark.parametrize("args, learnable", [([], None), (["--learnable-weights"], True), (["--fixed-weights"], False),
+                                             (["--learnable-contributions"], True),
+                                             (["--no-learnable-contributions"], False)])
+def test_both_commands_accept_both_names_of_the_learnable_weights_flag(args, learnable):
+    """The 2D command says --learnable-contributions (default on), the image command --learnable-weights
+    (default off); each accepts the other's names for the same switch."""
+    from examples.sintrovae_images import main as images_main
+    for command, name, default in ((main, "learnable_contributions", True),
+                                   (images_main, "learnable_weights", False)):
+        context = command.make_context("command", list(args), resilient_parsing=True)
+        assert context.params[name] is (default if learnable is None else learnable)
