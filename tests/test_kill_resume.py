@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from test_legacy_commands import REPO, checkpoint_values, load_eval, run, small_mnist  # noqa: F401
+from test_legacy_commands import (REPO, checkpoint_values, load_eval, run, small_mnist,  # noqa: F401
+                                  tensorboard_scalars)
 
 FLAGS = ["--mi=-1.0", "--e1=90.0", "--e2=5.0", "--epochs", "6", "--log-every", "5"]
 RUN = os.path.join("lvae", "v1", "64", "-1.0-90.0-5.0")
@@ -50,13 +51,5 @@ def test_kill_9_during_training_resumes_to_the_uninterrupted_result(tmp_path, sm
     assert load_eval(os.path.join(killed, RUN)) == load_eval(os.path.join(straight, RUN))
     # TensorBoard (the server's accumulator) shows the same curves: scalars the killed process wrote after its
     # last checkpoint are replaced, not shown twice
-    assert tensorboard_curves(os.path.join(killed, RUN)) == tensorboard_curves(os.path.join(straight, RUN))
+    assert tensorboard_scalars(os.path.join(killed, RUN)) == tensorboard_scalars(os.path.join(straight, RUN))
 
-
-def tensorboard_curves(logdir):
-    import tensorflow as tf
-    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
-    accumulator = EventAccumulator(logdir, size_guidance={"tensors": 0})
-    accumulator.Reload()
-    return {tag: [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in accumulator.Tensors(tag)]
-            for tag in accumulator.Tags()["tensors"]}

@@ -81,7 +81,8 @@ def load_eval(logdir):
 
 
 def tensorboard_scalars(logdir):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    """{tag: [(step, value)]} as the TensorBoard server's accumulator reads the folder (restarts purged)."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
     accumulator = EventAccumulator(logdir, size_guidance={"tensors": 0})
     accumulator.Reload()
     return {tag: [(event.step, float(np.asarray(__import__("tensorflow").make_ndarray(event.tensor_proto))))

@@ -92,6 +92,20 @@ def test_event_files_tf1_simple_values_and_tf2_scalars(tmp_path):
     assert legacy_runs.read_event_scalars(tf2_folder) == {"train/mmd": [(3, 4.5)]}
 
 
+def test_event_scalars_of_a_resumed_run_keep_each_step_once(tmp_path):
+    """The reader honours the restart marker of a resumed run as TensorBoard does."""
+    from utils.logger import TensorBoardScalars
+    folder = str(tmp_path)
+    first = TensorBoardScalars(folder)
+    for step, nll in ((1000, 100.0), (2000, 95.0), (3000, 92.0)):
+        first.write({"train/nll": nll}, step)
+    first.close()
+    resumed = TensorBoardScalars(folder, restart_step=2001)
+    resumed.write({"train/nll": 91.5}, 3000)
+    resumed.close()
+    assert legacy_runs.read_event_scalars(folder) == {"train/nll": [(1000, 100.0), (2000, 95.0), (3000, 91.5)]}
+
+
 def write_legacy_tf1_checkpoint(logdir, x_batch, z_dim=64):
     """Build the legacy networks exactly as examples/lagvae.py does (tf.make_template + tf.layers.dense),
     train two Adam steps, set random biases, save with the legacy Saver path, return names and outputs."""

@@ -174,14 +174,22 @@ def read_event_scalars(path):
     """Scalars of TF event files (a file, or every `events.out.tfevents.*` directly in a folder).
 
     Returns {tag: [(step, value), ...]} sorted by step. TF1 `simple_value` summaries (the legacy
-    FileWriter) and TF2 `tf.summary.scalar` tensors are both read.
+    FileWriter) and TF2 `tf.summary.scalar` tensors are both read. Restarts are honoured as TensorBoard does:
+    every `SessionLog.START` after the first drops the points at steps >= its step (the restart marker of a
+    resumed run, `utils.logger.TensorBoardScalars`), so each step appears once.
     """
     import tensorflow as tf
 
     files = sorted(glob.glob(os.path.join(path, "events.out.tfevents.*"))) if os.path.isdir(path) else [path]
     scalars = {}
+    seen_start = False
     for name in files:
         for event in tf.compat.v1.train.summary_iterator(name):
+            if event.session_log.status == tf.compat.v1.SessionLog.START:
+                if seen_start:
+                    scalars = {tag: [point for point in points if point[0] < event.step]
+                               for tag, points in scalars.items()}
+                seen_start = True
             for value in event.summary.value:
                 kind = value.WhichOneof("value")
                 if kind == "simple_value":

@@ -172,20 +172,21 @@ class TensorBoardScalars:
         self._tf = tf
         os.makedirs(logdir, exist_ok=True)
         self.logdir = logdir
-        before = set(_event_files(logdir))
+        before = set(_event_files(logdir)) if restart_step is not None else None
         self.writer = tf.summary.create_file_writer(logdir)
-        self.writer.flush()
         if restart_step is not None:
-            created = sorted(set(_event_files(logdir)) - before)
-            self._mark_restart(created[-1] if created else None, int(restart_step))
+            self.writer.flush()  # creates this writer's file, so that the marker can be named after it
+            self._mark_restart(sorted(set(_event_files(logdir)) - before), int(restart_step))
 
-    def _mark_restart(self, new_file, step):
-        """Write the START event into its own events file whose name sorts just before this writer's file and
-        after every older one (TensorBoard reads the event files of a folder in name order)."""
+    def _mark_restart(self, created, step):
+        """Write the START events into their own events file whose name sorts just before this writer's file
+        (`created`) and after every older one: TensorBoard reads the event files of a folder in name order."""
         tf = self._tf
-        if new_file is None:  # no file was created: name it after the newest file, which sorts last
-            new_file = max(_event_files(self.logdir), default="events.out.tfevents.0")
-        marker = new_file[:-1] + chr(ord(new_file[-1]) - 1) + ".restart"
+        if created:
+            newest = created[-1]
+            marker = newest[:-1] + chr(ord(newest[-1]) - 1) + ".restart"
+        else:  # the writer made no file yet: sort right after the newest existing one
+            marker = max(_event_files(self.logdir), default="events.out.tfevents.0") + ".restart"
         start = tf.compat.v1.Event(wall_time=time.time(), step=step,
                                    session_log=tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START))
         # TensorBoard takes the first START of a folder for the session start (TF1's Supervisor wrote one when
