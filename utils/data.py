@@ -174,6 +174,9 @@ def _load_tfds(name, folder, prefix, validation_size):
     load = functools.partial(tfds.load, name, split=['train', 'test'], data_dir=data_dir, batch_size=-1,
                              as_supervised=True, shuffle_files=False)
     how = None
+    from absl import logging as absl_logging
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)  # tfds warns about empty folders while probing: we say it once
     try:
         if tfds.builder(name, data_dir=data_dir).is_prepared():
             how = dict(download=False)
@@ -194,6 +197,8 @@ def _load_tfds(name, folder, prefix, validation_size):
         message = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UserError('tensorflow-datasets could not load %s into %s (%s): %s.'
                         % (name, data_dir, message, _files_hint(folder))) from None
+    finally:
+        absl_logging.set_verbosity(verbosity)
     flat = lambda images: images.reshape(len(images), IMAGE_SIDE * IMAGE_SIDE)  # noqa: E731
     return _split(flat(train_images), train_labels, flat(test_images), test_labels, validation_size,
                   'tensorflow-datasets %s' % name, folder)

@@ -11,7 +11,8 @@ class UserError(Exception):
 
 
 def exit_on_user_error(main):
-    """Decorator for command entry points: print a UserError as one line and exit with status 2."""
+    """Decorator for command entry points: print a UserError, or a storage failure (full disk, read-only or
+    unwritable folder; utils/storage.py), as one line and exit with status 2."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -19,6 +20,13 @@ def exit_on_user_error(main):
             return main(*args, **kwargs)
         except UserError as error:
             print("error: %s" % error, file=sys.stderr)
+            sys.exit(2)
+        except Exception as error:
+            from utils.storage import storage_failure_message
+            message = storage_failure_message(error)
+            if message is None:
+                raise
+            print("error: %s" % message, file=sys.stderr)
             sys.exit(2)
 
     return wrapper

@@ -11,6 +11,7 @@ stops (and checkpoints) a run early; a finished run is not retrained.
 """
 import math
 import os
+import sys
 
 import click
 
@@ -132,12 +133,15 @@ class LegacyRun:
                                         epoch_start_state=self.epoch_start_state, **model.checkpoint_trackables())
 
     # ------------------------------------------------------------------ training
-    def train(self, epochs, log_every, max_steps, logger, scalars):
-        """Train until `epochs` are done or the iteration counter reaches `max_steps`; True when finished."""
+    def train(self, epochs, log_every, max_steps, logger, scalars, stop=None):
+        """Train until `epochs` are done, the iteration counter reaches `max_steps` or `stop` (a
+        utils.stop_signals.GracefulStop) is requested; a checkpoint is saved in every case. True when finished."""
         from utils.progress import format_postfix, progress_bar
         model, tf = self.model, self.tf
         while int(self.epoch.numpy()) < epochs:
             if max_steps is not None and int(self.iteration.numpy()) >= max_steps:
+                return False
+            if stop is not None and stop.requested:
                 return False
             consumed = int(self.batches_in_epoch.numpy())
             if consumed == 0:
@@ -159,7 +163,7 @@ class LegacyRun:
                     consumed += self._log(iteration, batches, logger, scalars)
                 if iteration % 20 == 0 or consumed >= self.batches_per_pass:
                     bar.set_postfix(format_postfix({k: v.numpy() for k, v in metrics.items()}), refresh=False)
-                if max_steps is not None and iteration >= max_steps:
+                if (max_steps is not None and iteration >= max_steps) or (stop is not None and stop.requested):
                     stopped = consumed < self.batches_per_pass
                     break
             bar.close()
@@ -217,11 +221,24 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
     print("Using device %s" % device_name)
     if xla is None:  # XLA pays off on GPUs; on the benchmark CPU the plain graph is faster
         xla = device_name != "CPU"
+    from utils.data import load_mnist_arrays
+    from utils.run_lock import RunLock
+    from utils.stop_signals import GracefulStop
+    from utils.storage import make_run_directory
+    load_mnist_arrays(dataset)  # missing or damaged data files fail here, before the run folder is made
+    make_run_directory(logdir)
+    with RunLock(logdir), GracefulStop() as stop:
+        _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
+                    log_every, max_steps, xla, stop)
+    if stop.requested:
+        sys.exit(stop.exit_status)
+
+
+def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
+                log_every, max_steps, xla, stop):
     import keras
     from utils import logger
-    from utils.logger import TensorBoardScalars
-
-    os.makedirs(logdir, exist_ok=True)
+    from utils.logger import TensorBoardScalars, has_event_files
     check_run_config(logdir, dict(method=method_folder, z_dim=z_dim, mi=mi, e1=e1, e2=e2, dataset=dataset,
                                   batch_size=batch_size, seed=seed))
     keras.utils.set_random_seed(seed)
@@ -239,15 +256,20 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
                       % (logdir, int(run.epoch.numpy())))
                 return
             if resumed and not done_before:
-                print("Resuming %s at epoch %d, iteration %d." % (logdir, int(run.epoch.numpy()),
-                                                                    int(run.iteration.numpy())))
-            # scalars written after the checkpoint by an interrupted process are hidden from TensorBoard
+                print("Resuming %s after %d of %d epochs (iteration %d)." % (
+                    logdir, int(run.epoch.numpy()), epochs, int(run.iteration.numpy())))
+            # scalars an earlier process wrote after the checkpoint we resume from (or, killed before its first
+            # checkpoint, at all) are hidden from TensorBoard by a restart marker
             iteration = int(run.iteration.numpy())
-            scalars = TensorBoardScalars(logdir, restart_step=iteration + 1 if resumed and iteration else None)
+            scalars = TensorBoardScalars(logdir, restart_step=iteration + 1 if has_event_files(logdir) else None)
             try:
-                finished = run.train(epochs, log_every, max_steps, logger, scalars)
+                finished = run.train(epochs, log_every, max_steps, logger, scalars, stop=stop)
             finally:
                 scalars.close()
+            if stop.requested:
+                print("Stopped by %s at iteration %d; checkpoint saved in %s. Run the same command again to resume."
+                      % (stop.signal_name, int(run.iteration.numpy()), run.checkpoint.directory), flush=True)
+                return
             if not finished:
                 print("Stopped at iteration %d (--max-steps %d); checkpoint saved in %s. Run the command again "
                       "without --max-steps (or with a larger one) to continue." % (int(run.iteration.numpy()),

@@ -214,6 +214,11 @@ def _event_files(logdir):
     return [name for name in os.listdir(logdir) if "tfevents" in name]
 
 
+def has_event_files(logdir):
+    """True when `logdir` already holds TensorBoard event files (an earlier process wrote scalars there)."""
+    return os.path.isdir(logdir) and bool(_event_files(logdir))
+
+
 class TensorBoardOutputFormat(OutputFormat):
     """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
     Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3); scalars are
