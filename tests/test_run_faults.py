@@ -173,3 +173,16 @@ def test_a_full_disk_is_one_line_and_keeps_the_checkpoints(tmp_path, small_mnist
     os.remove(log)
     run("lagvae.py", FLAGS, tmp_path, small_mnist)  # resumes and finishes once there is room
     assert os.path.exists(os.path.join(tmp_path, RUN, "eval.pkl"))
+
+
+@pytest.mark.slow
+def test_scalars_of_a_process_killed_before_its_first_checkpoint_are_not_shown_twice(tmp_path, small_mnist,
+                                                                                   uninterrupted):
+    from test_legacy_commands import tensorboard_scalars
+    import shutil
+    early = tmp_path / "early"
+    run("lagvae.py", FLAGS + ["--max-steps", "9"], early, small_mnist)
+    shutil.rmtree(os.path.join(early, RUN, "ckpt"))  # as if killed after writing scalars, before any checkpoint
+    out = run("lagvae.py", FLAGS, early, small_mnist)
+    assert "Resuming" not in out
+    assert tensorboard_scalars(os.path.join(early, RUN)) == tensorboard_scalars(uninterrupted)
