@@ -127,15 +127,16 @@ def main(dataset, prior, num_components, learnable_contributions, intro_prior, s
         print("%s is finished (eval.json exists): nothing to do; delete the folder to run it again." % run_dir)
         return
     from utils.devices import choose_device
+    from utils.run_guard import guarded_run
     choose_device(device)
-    train_and_evaluate(run_dir, dataset=dataset, prior_kind=prior, num_components=num_components,
-                       learnable_contributions=learnable_contributions, intro_prior=intro_prior,
-                       sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar, r_entropy=r_entropy, mc=mc,
-                       betas=betas, iterations=iterations, warmup=warmup, mog_warmup=mog_warmup,
-                       milestones=milestones, batch_size=batch_size, seed=seed, eval_mc=eval_mc,
-                       eval_grid=eval_grid,
-                       log_interval=log_interval, checkpoint_interval=checkpoint_interval, stop_after=stop_after,
-                       jit_compile=not no_xla)
+    with guarded_run(run_dir) as stop:
+        train_and_evaluate(run_dir, stop=stop, dataset=dataset, prior_kind=prior, num_components=num_components,
+                           learnable_contributions=learnable_contributions, intro_prior=intro_prior,
+                           sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar, r_entropy=r_entropy,
+                           mc=mc, betas=betas, iterations=iterations, warmup=warmup, mog_warmup=mog_warmup,
+                           milestones=milestones, batch_size=batch_size, seed=seed, eval_mc=eval_mc,
+                           eval_grid=eval_grid, log_interval=log_interval, checkpoint_interval=checkpoint_interval,
+                           stop_after=stop_after, jit_compile=not no_xla)
 
 
 def build_model(dataset, prior_kind, num_components, learnable_contributions, intro_prior, sampling_with_grad,
@@ -159,8 +160,9 @@ def build_model(dataset, prior_kind, num_components, learnable_contributions, in
 def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_contributions, intro_prior,
                        sampling_with_grad, clip_logvar, r_entropy, mc, betas, iterations, warmup, mog_warmup,
                        milestones, batch_size, seed, eval_mc, log_interval, checkpoint_interval, jit_compile,
-                       stop_after=None, eval_grid=1024):
-    """Train (or resume) the run in `run_dir`, then evaluate; returns the eval record (None when stopped)."""
+                       stop_after=None, eval_grid=1024, stop=None):
+    """Train (or resume) the run in `run_dir`, then evaluate; returns the eval record (None when stopped by
+    --stop-after or by `stop`, a utils.stop_signals.GracefulStop)."""
     import numpy as np
     import tensorflow as tf
 
@@ -220,9 +222,15 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                 bar.set_postfix(format_postfix({k: v for k, v in values.items() if k in ("lossE", "lossD",
                                                                                          "loss_vae")}))
                 tick, tick_it = now, done
-            if done % checkpoint_interval == 0 or done == end:
+            signalled = stop is not None and stop.requested
+            if done % checkpoint_interval == 0 or done == end or signalled:
                 data_state.assign(data.get_state())
                 checkpoint.save()
+            if signalled:
+                from utils.run_guard import stopped_message
+                bar.close()
+                logger.log(stopped_message(stop, checkpoint.directory, done))
+                return None
         bar.close()
         if end < iterations:
             logger.log("Stopped at iteration %d of %d (--stop-after); run the same command to continue" % (

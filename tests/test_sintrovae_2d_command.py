@@ -73,3 +73,33 @@ def test_both_commands_accept_both_names_of_the_learnable_weights_flag(args, lea
                                    (images_main, "learnable_weights", False)):
         context = command.make_context("command", list(args), resilient_parsing=True)
         assert context.params[name] is (default if learnable is None else learnable)
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_at_the_next_iteration_and_the_resumed_run_matches(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, EXP_LOG_PATH=str(tmp_path / "a"), TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, os.path.join(repo, "examples", "sintrovae_2d.py")] + FLAGS,
+                               cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    progress = tmp_path / "a" / RUN / "progress.csv"
+    deadline = time.time() + 300
+    while process.poll() is None and time.time() < deadline and (
+            not progress.exists() or len(progress.read_text().splitlines()) < 3):  # header + 2 rows: mid-run
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, out + err
+    match = re.search(r"Stopped by SIGTERM at iteration (\d+); checkpoint saved in \S+\. Run the same command again "
+                      r"to resume\.", out)
+    assert match and 20 <= int(match.group(1)) < 90, out
+    assert "Traceback" not in err and not (tmp_path / "a" / RUN / "eval.json").exists()
+    assert "at iteration %s" % match.group(1) in _invoke(tmp_path / "a")
+    _invoke(tmp_path / "b")
+    resumed = json.loads((tmp_path / "a" / RUN / "eval.json").read_text())
+    uninterrupted = json.loads((tmp_path / "b" / RUN / "eval.json").read_text())
+    for key in ("kl", "jsd", "gnelbo", "entropy"):
+        assert resumed[key] == pytest.approx(uninterrupted[key], rel=1e-5), key

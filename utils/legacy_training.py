@@ -11,7 +11,6 @@ stops (and checkpoints) a run early; a finished run is not retrained.
 """
 import math
 import os
-import sys
 
 import click
 
@@ -222,16 +221,11 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
     if xla is None:  # XLA pays off on GPUs; on the benchmark CPU the plain graph is faster
         xla = device_name != "CPU"
     from utils.data import load_mnist_arrays
-    from utils.run_lock import RunLock
-    from utils.stop_signals import GracefulStop
-    from utils.storage import make_run_directory
+    from utils.run_guard import guarded_run
     load_mnist_arrays(dataset)  # missing or damaged data files fail here, before the run folder is made
-    make_run_directory(logdir)
-    with RunLock(logdir), GracefulStop() as stop:
+    with guarded_run(logdir) as stop:
         _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
                     log_every, max_steps, xla, stop)
-    if stop.requested:
-        sys.exit(stop.exit_status)
 
 
 def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
@@ -267,8 +261,8 @@ def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epo
             finally:
                 scalars.close()
             if stop.requested:
-                print("Stopped by %s at iteration %d; checkpoint saved in %s. Run the same command again to resume."
-                      % (stop.signal_name, int(run.iteration.numpy()), run.checkpoint.directory), flush=True)
+                from utils.run_guard import stopped_message
+                print(stopped_message(stop, run.checkpoint.directory, int(run.iteration.numpy())), flush=True)
                 return
             if not finished:
                 print("Stopped at iteration %d (--max-steps %d); checkpoint saved in %s. Run the command again "

@@ -1,0 +1,27 @@
+"""The guard every training command runs inside: a writable run folder held by this process alone, and
+SIGTERM / SIGINT turned into a checkpoint at the next step boundary (utils/run_lock.py, utils/stop_signals.py,
+utils/storage.py)."""
+import contextlib
+import sys
+
+from utils.run_lock import RunLock
+from utils.stop_signals import GracefulStop
+from utils.storage import make_run_directory
+
+
+@contextlib.contextmanager
+def guarded_run(logdir):
+    """`with guarded_run(logdir) as stop:` ... check `stop.requested` after every step, checkpoint and return.
+
+    On leaving, a run stopped by a signal exits the process with status 128 + the signal's number.
+    """
+    make_run_directory(logdir)
+    with RunLock(logdir), GracefulStop() as stop:
+        yield stop
+    if stop.requested:
+        sys.exit(stop.exit_status)
+
+
+def stopped_message(stop, where, iteration):
+    return ("Stopped by %s at iteration %d; checkpoint saved in %s. Run the same command again to resume."
+            % (stop.signal_name, iteration, where))
