@@ -186,7 +186,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
         data.set_state(data_state.numpy().decode())
         model.sync_after_restore()
     start = int(model.iteration.numpy())
-    logger.configure(run_dir, LOG_FORMATS, append=resumed)
+    logger.configure(run_dir, LOG_FORMATS, append=resumed, step_key="iteration", resume_step=start)
     try:
         if resumed:
             logger.log("Resuming %s at iteration %d" % (run_dir, start))

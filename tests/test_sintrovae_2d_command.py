@@ -103,3 +103,38 @@ def test_sigterm_checkpoints_at_the_next_iteration_and_the_resumed_run_matches(t
     uninterrupted = json.loads((tmp_path / "b" / RUN / "eval.json").read_text())
     for key in ("kl", "jsd", "gnelbo", "entropy"):
         assert resumed[key] == pytest.approx(uninterrupted[key], rel=1e-5), key
+
+
+@pytest.mark.slow
+def test_a_resume_from_an_older_checkpoint_keeps_progress_and_tensorboard_steps_global(tmp_path):
+    """Rows and TensorBoard scalars logged after the checkpoint a run resumes from are replaced, not repeated, and
+    TensorBoard steps are iterations (they used to restart at 1 after every resume)."""
+    import tensorflow as tf
+    from test_legacy_commands import tensorboard_scalars
+    flags = [f for f in FLAGS]
+    flags[flags.index("--checkpoint-interval") + 1] = "20"
+    run_dir = tmp_path / "a" / RUN
+
+    def invoke(root, *extra):
+        result = CliRunner().invoke(main, flags + list(extra), env={"EXP_LOG_PATH": str(root)})
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+    invoke(tmp_path / "a", "--stop-after", "50")                 # checkpoints at 20, 40 and 50
+    newest = tf.train.latest_checkpoint(str(run_dir / "ckpt"))
+    data = newest + ".data-00000-of-00001"
+    with open(data, "r+b") as stream:                            # the newest is damaged: resume from 40
+        stream.truncate(os.path.getsize(data) // 2)
+    assert "at iteration 40" in invoke(tmp_path / "a")
+    invoke(tmp_path / "b")
+    rows = list(csv.DictReader(open(run_dir / "progress.csv")))
+    assert [int(float(r["iteration"])) for r in rows] == list(range(10, 100, 10))
+    assert [json.loads(line)["iteration"] for line in open(run_dir / "progress.json")] == list(range(10, 100, 10))
+    resumed, uninterrupted = tensorboard_scalars(str(run_dir / "tb")), tensorboard_scalars(str(tmp_path / "b" / RUN / "tb"))
+    assert [step for step, _ in resumed["iteration"]] == list(range(10, 100, 10))
+    assert set(resumed) == set(uninterrupted)
+    for tag in resumed:
+        assert [s for s, _ in resumed[tag]] == [s for s, _ in uninterrupted[tag]], tag
+        if tag == "it_per_s":  # a speed, not a result
+            continue
+        assert [v for _, v in resumed[tag]] == pytest.approx([v for _, v in uninterrupted[tag]], rel=1e-4, abs=1e-6), tag

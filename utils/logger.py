@@ -222,22 +222,31 @@ def has_event_files(logdir):
 class TensorBoardOutputFormat(OutputFormat):
     """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
     Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3); scalars are
-    stored as tensor summaries. Each configure starts a new event file whose steps start again at 1."""
+    stored as tensor summaries. Each configure starts a new event file whose steps start again at 1.
 
-    def __init__(self, directory):
+    Addition: with `step_key` (e.g. 'iteration') the step of a dump is that value, so the steps are global and
+    continue after a resume; with `resume_step` too, events an earlier process wrote after that step (or, killed
+    before its first checkpoint, at all) are hidden from TensorBoard by a restart marker (TensorBoardScalars)."""
+
+    def __init__(self, directory, step_key=None, resume_step=None):
         self.dir = directory
         self.step = 1
-        self.scalars = TensorBoardScalars(directory)
+        self.step_key = step_key
+        restart = None
+        if step_key is not None and resume_step is not None and has_event_files(directory):
+            restart = int(resume_step) + 1
+        self.scalars = TensorBoardScalars(directory, restart_step=restart)
 
     def writekvs(self, kvs):
-        self.scalars.write(kvs, self.step)
+        step = kvs.get(self.step_key) if self.step_key is not None else None
+        self.scalars.write(kvs, self.step if step is None else int(step))
         self.step += 1
 
     def close(self):
         self.scalars.close()
 
 
-def make_output_format(fmt, ev_dir, append=False):
+def make_output_format(fmt, ev_dir, append=False, step_key=None, resume_step=None):
     """The output format named `fmt` writing into `ev_dir` (created if needed)."""
     os.makedirs(ev_dir, exist_ok=True)
     if fmt == 'stdout':
@@ -249,7 +258,7 @@ def make_output_format(fmt, ev_dir, append=False):
     if fmt == 'csv':
         return CSVOutputFormat(osp.join(ev_dir, 'progress.csv'), append=append)
     if fmt == 'tensorboard':
-        return TensorBoardOutputFormat(osp.join(ev_dir, 'tb'))
+        return TensorBoardOutputFormat(osp.join(ev_dir, 'tb'), step_key=step_key, resume_step=resume_step)
     raise ValueError('Unknown format specified: %s' % (fmt,))
 
 
@@ -351,13 +360,18 @@ class Logger:
 Logger.DEFAULT = Logger.CURRENT = Logger(dir=None, output_formats=[HumanOutputFormat(_CurrentStdout())])
 
 
-def configure(dir=None, format_strs=None, append=False):
+def configure(dir=None, format_strs=None, append=False, step_key=None, resume_step=None):
     """Send the log to `dir` in the formats `format_strs` (default LOG_OUTPUT_FORMATS).
 
     As in the legacy logger it may run only while the default logger is current (call `reset()` first
     otherwise); without `dir` it uses $OPENAI_LOGDIR or a fresh folder in the temporary directory.
     `append=True` (for a resumed run) appends to log.txt, progress.json and progress.csv instead of
     truncating them.
+
+    Additions for resumable runs: `step_key` names the logged value that counts training progress (e.g.
+    'iteration'): TensorBoard steps are taken from it. `resume_step` is the value the run resumes from (its
+    checkpoint's, 0 for a fresh start): rows of progress.csv / progress.json an interrupted process logged after
+    it are dropped (they are about to be logged again) and TensorBoard gets a restart marker.
     """
     assert Logger.CURRENT is Logger.DEFAULT, \
         "Only call logger.configure() when it's in the default state. Try calling logger.reset() first."
@@ -367,16 +381,52 @@ def configure(dir=None, format_strs=None, append=False):
         dir = osp.join(tempfile.gettempdir(), datetime.datetime.now().strftime("openai-%Y-%m-%d-%H-%M-%S-%f"))
     if format_strs is None:
         format_strs = LOG_OUTPUT_FORMATS
+    if step_key is not None and resume_step is not None:
+        drop_progress_after(dir, step_key, resume_step)
     output_formats = []
     try:
         for fmt in format_strs:
-            output_formats.append(make_output_format(fmt, dir, append=append))
+            output_formats.append(make_output_format(fmt, dir, append=append, step_key=step_key,
+                                                     resume_step=resume_step))
     except BaseException:
         for made in output_formats:
             made.close()
         raise
     Logger.CURRENT = Logger(dir=dir, output_formats=output_formats)
     log('Logging to %s' % dir)
+
+
+def drop_progress_after(directory, step_key, last_step):
+    """Rewrite progress.csv and progress.json of `directory` (atomically) without the rows whose `step_key`
+    is above `last_step`: the rows an interrupted process logged after the checkpoint a run resumes from."""
+    import csv
+    import io
+    from utils.atomic import write_text_atomic
+
+    def keep(value):
+        try:
+            return value in (None, '') or float(value) <= float(last_step)
+        except (TypeError, ValueError):
+            return True
+
+    path = osp.join(directory, 'progress.csv')
+    if osp.exists(path):
+        with open(path, newline='') as stream:
+            rows = list(csv.reader(stream))
+        if rows and step_key in rows[0]:
+            column = rows[0].index(step_key)
+            kept = [rows[0]] + [row for row in rows[1:] if keep(row[column] if column < len(row) else None)]
+            if len(kept) != len(rows):
+                text = io.StringIO()
+                csv.writer(text, lineterminator='\n').writerows(kept)
+                write_text_atomic(path, text.getvalue())
+    path = osp.join(directory, 'progress.json')
+    if osp.exists(path):
+        with open(path) as stream:
+            lines = stream.readlines()
+        kept = [line for line in lines if not line.strip() or keep(json.loads(line).get(step_key))]
+        if len(kept) != len(lines):
+            write_text_atomic(path, ''.join(kept))
 
 
 def reset():
