@@ -161,6 +161,12 @@ class TensorBoardScalars:
     """TensorBoard scalars with event files directly in `logdir` (the legacy `tf.summary.FileWriter(logdir)`
     layout, spec 1.9). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes.
 
+    The scalars are what the legacy `FileWriter.add_summary` wrote for a merged `tf.summary.scalar` summary:
+    one event per call holding a `Summary` whose values are `simple_value`s (float32). TensorBoard reads
+    them, and so do analysis scripts written for legacy runs (`tf.compat.v1.train.summary_iterator`,
+    `value.simple_value`); `tf.summary.scalar` would store tensor summaries, whose `simple_value` reads 0.0.
+    `writer` stays a `tf.summary` writer for other summaries (images).
+
     `restart_step` (a resumed run): events an earlier process wrote at steps >= restart_step (after its last
     checkpoint, so they are about to be written again) are hidden from TensorBoard by a `SessionLog.START`
     event at that step, which TensorBoard reads as a restart and purges them, as TF1's
@@ -199,9 +205,10 @@ class TensorBoardScalars:
     def write(self, scalars, step):
         if self.writer is None:
             raise ValueError('TensorBoardScalars.write called after close()')
+        summary = self._tf.compat.v1.Summary(value=[
+            self._tf.compat.v1.Summary.Value(tag=tag, simple_value=float(value)) for tag, value in scalars.items()])
         with self.writer.as_default():
-            for tag, value in scalars.items():
-                self._tf.summary.scalar(tag, float(value), step=int(step))
+            self._tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=int(step))
         self.writer.flush()
 
     def close(self):
@@ -216,8 +223,9 @@ def _event_files(logdir):
 
 class TensorBoardOutputFormat(OutputFormat):
     """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
-    Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3); scalars are
-    stored as tensor summaries. Each configure starts a new event file whose steps start again at 1."""
+    Reimplemented with a tf.summary writer (the legacy pywrap EventsWriter is not TF2 public API, spec 3);
+    the scalars are `simple_value`s as the legacy `Summary.Value(tag=k, simple_value=float(v))`.
+    Each configure starts a new event file whose steps start again at 1."""
 
     def __init__(self, directory):
         self.dir = directory
