@@ -103,12 +103,15 @@ def test_device_choice_never_blocks_and_falls_back_to_cpu(monkeypatch):
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "-1"
 
     monkeypatch.setattr(devices, "available_gpus", lambda *args, **kwargs: [3, 1])
+    monkeypatch.setattr(devices, "installed_gpus", lambda: [0, 1, 2, 3])  # a machine with four GPUs
     assert devices.choose_device("auto", announce=messages.append) == "GPU 3"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
     assert devices.choose_device("1") == "GPU 1"
     assert devices.choose_device("cpu") == "CPU"
     with pytest.raises(UserError, match="--device must be"):
         devices.choose_device("tpu")
+    with pytest.raises(UserError, match=r"^--device 7: this machine has no GPU 7 \(GPUs: 0, 1, 2, 3\)"):
+        devices.choose_device("7")
 
 
 def test_gputil_on_a_machine_without_gpus_returns_no_gpu():
