@@ -301,3 +301,30 @@ def test_run_directory_scalars_read_right_by_tensorboard_and_by_legacy_scripts(t
     classic.Reload()
     assert {tag: [(e.step, e.value) for e in classic.Scalars(tag)] for tag in classic.Tags()['scalars']} == {
         'train/elbo': [(1000, 24.5), (2000, 22.75)], 'train/nll': [(1000, 88.25), (2000, 87.0)]}
+
+
+def test_a_new_writer_sorts_after_event_files_of_the_same_second(tmp_path):
+    """Event files are read in name order; a file of the same second from another process (here a name that
+    sorts after ours, 'zzz' host) must not be read after the resumed writer's: the writer waits for the next
+    second. Otherwise the old step 3000 would survive the restart marker (seen when two writers of one
+    process crossed the file counter 9 -> 10 in one second)."""
+    import time
+
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    from utils import legacy_runs
+    stamp = int(time.time()) + 1  # the same second as the writer below, at the latest
+    with tf.io.TFRecordWriter(str(tmp_path / ('events.out.tfevents.%d.zzz.99999.99.v2' % stamp))) as records:
+        records.write(tf.compat.v1.Event(wall_time=stamp, file_version='brain.Event:2').SerializeToString())
+        for step, value in ((1000, 100.0), (2000, 95.0), (3000, 92.0)):
+            summary = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag='train/nll', simple_value=value)])
+            records.write(tf.compat.v1.Event(wall_time=stamp, step=step, summary=summary).SerializeToString())
+    resumed = logger.TensorBoardScalars(str(tmp_path), restart_step=2001)
+    resumed.write({'train/nll': 91.5}, 3000)
+    resumed.close()
+    expected = [(1000, 100.0), (2000, 95.0), (3000, 91.5)]
+    assert legacy_runs.read_event_scalars(str(tmp_path)) == {'train/nll': expected}
+    accumulator = EventAccumulator(str(tmp_path))
+    accumulator.Reload()
+    assert [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors('train/nll')] == expected

@@ -179,6 +179,7 @@ class TensorBoardScalars:
         os.makedirs(logdir, exist_ok=True)
         self.logdir = logdir
         before = set(_event_files(logdir)) if restart_step is not None else None
+        _wait_for_a_later_second(logdir)
         self.writer = tf.summary.create_file_writer(logdir)
         if restart_step is not None:
             self.writer.flush()  # creates this writer's file, so that the marker can be named after it
@@ -219,6 +220,25 @@ class TensorBoardScalars:
 
 def _event_files(logdir):
     return [name for name in os.listdir(logdir) if "tfevents" in name]
+
+
+def _wait_for_a_later_second(logdir, longest=2.0):
+    """Make the next writer's file sort after every event file already in `logdir`.
+
+    TensorBoard (and `utils.legacy_runs.read_event_scalars`) read a folder's event files in name order, and
+    a writer's file is named `events.out.tfevents.<second>.<host>.<pid>.<counter>...`: two files of the same
+    second sort by host, pid and counter as strings ('10' before '9'), i.e. in any order. Waiting for the
+    next second (at most `longest` seconds, e.g. after a run that failed and was restarted at once) makes
+    the new file, and the restart marker named after it, sort after the older ones."""
+    stamps = []
+    for name in _event_files(logdir):
+        parts = name.split(".")
+        if len(parts) > 3 and parts[3].isdigit():
+            stamps.append(int(parts[3]))
+    if stamps:
+        wait = max(stamps) + 1 - time.time()
+        if 0 < wait <= longest:
+            time.sleep(wait)
 
 
 class TensorBoardOutputFormat(OutputFormat):
