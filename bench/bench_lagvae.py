@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import click  # noqa: E402
 
 from utils.errors import exit_on_user_error  # noqa: E402
+from utils.flags import OneLineCommand  # noqa: E402
 
 MATMUL_SIZE = 2048
 
@@ -101,7 +102,7 @@ def training_benchmark(model, batches, steps):
     return run
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--steps", type=click.IntRange(min=5), default=50, show_default=True, help="training steps per round")
 @click.option("--rounds", type=click.IntRange(min=1), default=12, show_default=True,
               help="rounds; each times the matmul, the ceiling and every training variant once")
@@ -111,8 +112,8 @@ def training_benchmark(model, batches, steps):
               help="time only the step compiled with (or without) XLA; both when neither is given")
 @exit_on_user_error
 def main(steps, rounds, batch_size, device, xla):
-    from utils.devices import choose_device
-    described = choose_device(device)
+    from utils.devices import setup_device
+    described = setup_device(device)
     import keras
     import tensorflow as tf
     from methods.lagvae import LagrangianVAE

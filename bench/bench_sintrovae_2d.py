@@ -15,14 +15,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
+from utils.flags import OneLineCommand  # noqa: E402
 
-@click.command()
+
+@click.command(cls=OneLineCommand)
 @click.option("--iterations", type=click.IntRange(1, 100000), default=40, show_default=True)
 @click.option("--eval/--no-eval", "run_eval", default=True, show_default=True)
 @click.option("--no-xla", is_flag=True)
 @click.option("--components", type=click.IntRange(1, 4096), default=64, show_default=True)
 @click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True)
 def main(iterations, run_eval, no_xla, components, mc):
+    from utils.devices import disable_tf32
+    disable_tf32()  # float32 matmuls, as the authors' PyTorch code
     import numpy as np
     import tensorflow as tf
 

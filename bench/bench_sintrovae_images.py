@@ -18,6 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
+from utils.flags import FiniteFloat, OneLineCommand  # noqa: E402
+
 TRAIN_IMAGES = {"mnist": 60000, "cifar10": 50000}
 # Network passes per adversarial iteration (spec 1.4-1.5): E-step 3 encoder + 4 decoder forwards,
 # D-step 2 encoder + 4 decoder forwards; each pass is on a gradient path (backward ~ 2x forward).
@@ -83,15 +85,17 @@ def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops):
               full_run * network_flops / (gpu_tflops * 1e12) / 3600))
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--shape", type=click.Choice(["mnist", "cifar10", "both"]), default="both", show_default=True)
 @click.option("--iterations", type=click.IntRange(1, 1000), default=3, show_default=True)
 @click.option("--components", type=click.IntRange(1, 4096), default=100, show_default=True)
 @click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True)
 @click.option("--xla", is_flag=True, help="jit_compile the steps (slower for these convolutions on CPU)")
-@click.option("--gpu-tflops", type=click.FloatRange(0.1), default=50.0, show_default=True,
+@click.option("--gpu-tflops", type=FiniteFloat(0.1), default=50.0, show_default=True,
               help="assumed sustained GPU throughput for the estimate")
 def main(shape, iterations, components, mc, xla, gpu_tflops):
+    from utils.devices import disable_tf32
+    disable_tf32()  # float32 convolutions and matmuls, as the authors' PyTorch code
     for dataset in (["mnist", "cifar10"] if shape == "both" else [shape]):
         bench_shape(dataset, iterations, components, mc, xla, gpu_tflops)
 

@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import click  # noqa: E402
 
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.flags import OneLineCommand  # noqa: E402
 from utils.legacy_runs import METHOD_FOLDERS, describe_run_directory, find_runs  # noqa: E402
 
 NEW_KEY = "test_mi_kde"   # present once a run has been evaluated here
@@ -84,7 +85,7 @@ def evaluate_run(logdir, out_root, seed):
     return out, results
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("--logs", type=click.Path(exists=True, file_okay=False), default=None,
               help="Without RUN_DIRS: evaluate every finished run under this folder (default: $EXP_LOG_PATH).")
@@ -96,7 +97,7 @@ def evaluate_run(logdir, out_root, seed):
 @click.option("--device", default="auto", show_default=True, help="'auto', 'cpu' or a GPU index.")
 @exit_on_user_error
 def main(run_dirs, logs, out_root, redo, seed, device):
-    from utils.devices import choose_device
+    from utils.devices import setup_device
     from utils.paths import exp_log_path
     from utils.results import read_evaluation
 
@@ -105,7 +106,7 @@ def main(run_dirs, logs, out_root, redo, seed, device):
         run_dirs = [run.path for run in find_runs(root) if run.finished]
         if not run_dirs:
             raise UserError("no finished run (eval.pkl) under %s." % root)
-    print("Using device %s" % choose_device(device))
+    print("Using device %s" % setup_device(device))
     for logdir in run_dirs:
         if not redo and NEW_KEY in read_evaluation(logdir) and os.path.isdir(os.path.join(logdir, "ckpt")):
             print("%s: already evaluated (--redo to evaluate again)" % logdir)

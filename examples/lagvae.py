@@ -14,7 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.legacy_training import FiniteFloat, legacy_command  # noqa: E402
+from utils.flags import FiniteFloat  # noqa: E402
+from utils.legacy_training import legacy_command  # noqa: E402
 
 
 def build_model(**kwargs):
@@ -22,9 +23,9 @@ def build_model(**kwargs):
     return LagrangianVAE(**kwargs)
 
 
-E1_OPTION = click.option("--e1", type=FiniteFloat(minimum=0.0, strict=True), default=88.0, show_default=True,
+E1_OPTION = click.option("--e1", type=FiniteFloat(min=0.0, min_open=True), default=88.0, show_default=True,
                        help="constraint level for -ELBO in nats (> 0: -ELBO of binary data is positive)")
-E2_OPTION = click.option("--e2", type=FiniteFloat(minimum=0.0), default=8.0, show_default=True,
+E2_OPTION = click.option("--e2", type=FiniteFloat(min=0.0), default=8.0, show_default=True,
                        help="constraint level for 1e4 x MMD (>= 0; the sampling floor is about 2.46)")
 
 main = legacy_command(build_model, "lvae", E1_OPTION, E2_OPTION)

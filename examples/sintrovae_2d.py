@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import click  # noqa: E402
 
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.flags import FiniteFloat, OneLineCommand  # noqa: E402
 from utils.toy_data import DATASETS  # noqa: E402
 
 # S-IntroVAE (beta_rec, beta_kl, beta_neg) per data set (C2:get_config, spec 2.3 = SI's recommendations).
@@ -58,7 +59,7 @@ def config_name(prior, num_components, lc, intro_prior, swg, clip, r_entropy, be
     return name
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--dataset", type=click.Choice(DATASETS), default="8Gaussian", show_default=True)
 @click.option("--prior", type=click.Choice(["vamp", "mog", "imposed"]), default="vamp", show_default=True,
               help="vamp: VampPrior turned into a MoG during the warm-up (the paper); mog: a MoG from the "
@@ -73,14 +74,14 @@ def config_name(prior, num_components, lc, intro_prior, swg, clip, r_entropy, be
               help="reparameterised gradient through prior samples (SWG) [default: same as --intro-prior]")
 @click.option("--clip-logvar/--no-clip-logvar", default=True, show_default=True,
               help="adaptive variance clipping of the prior (only with --intro-prior)")
-@click.option("--r-entropy", type=click.FloatRange(0.0, 1e6), default=0.0, show_default=True,
+@click.option("--r-entropy", type=FiniteFloat(0.0, 1e6), default=0.0, show_default=True,
               help="responsibility (assignment-entropy) regulariser weight")
 @click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True,
               help="Monte-Carlo samples of every KL")
-@click.option("--beta-rec", type=click.FloatRange(0.0, 1e6, min_open=True), default=None,
+@click.option("--beta-rec", type=FiniteFloat(0.0, 1e6, min_open=True), default=None,
               help="[default: per data set, spec 2.3]")
-@click.option("--beta-kl", type=click.FloatRange(0.0, 1e6, min_open=True), default=None)
-@click.option("--beta-neg", type=click.FloatRange(0.0, 1e6, min_open=True), default=None)
+@click.option("--beta-kl", type=FiniteFloat(0.0, 1e6, min_open=True), default=None)
+@click.option("--beta-neg", type=FiniteFloat(0.0, 1e6, min_open=True), default=None)
 @click.option("--iterations", type=click.IntRange(1, 10 ** 7), default=30000, show_default=True)
 @click.option("--warmup", type=click.IntRange(0, 10 ** 7), default=2000, show_default=True,
               help="VAE warm-up iterations (num_vae); --warmup >= --iterations trains a plain VAE")
@@ -126,9 +127,9 @@ def main(dataset, prior, num_components, learnable_contributions, intro_prior, s
     if os.path.exists(os.path.join(run_dir, "eval.json")):
         print("%s is finished (eval.json exists): nothing to do; delete the folder to run it again." % run_dir)
         return
-    from utils.devices import choose_device
+    from utils.devices import setup_device
     from utils.run_guard import guarded_run
-    choose_device(device)
+    setup_device(device)
     with guarded_run(run_dir) as stop:
         train_and_evaluate(run_dir, stop=stop, dataset=dataset, prior_kind=prior, num_components=num_components,
                            learnable_contributions=learnable_contributions, intro_prior=intro_prior,

@@ -4,7 +4,7 @@
         --learnable-weights --intro-prior --sampling-with-grad --responsibility-weight 10
 
 The authors' schedule (`TI`): `--warmup-epochs` (20) epochs of VAE training with the prior; with
-`--prior vamp` the VampPrior becomes a free MoG at epoch warmup - mog_warmup (15); then the S-IntroVAE
+`--prior vamp` the VampPrior becomes a free MoG at epoch warmup - mog_warmup (20 - 5 = 15); then the S-IntroVAE
 encoder / decoder(+prior) steps until `--epochs` (220). Writes
 $EXP_LOG_PATH/sintrovae_images/<dataset>/<config>/seed<k>/: log.txt, progress.csv/json, TensorBoard
 scalars and image grids (tb/), PNG grids (images/), ckpt/ (resume by running the same command again),
@@ -23,6 +23,7 @@ import click  # noqa: E402
 import numpy as np  # noqa: E402
 
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.flags import FiniteFloat, OneLineCommand  # noqa: E402
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 LR_MILESTONES = (350,)  # MultiStepLR(milestones=(350,)) per epoch: never reached in 220 epochs (spec 1.10)
@@ -291,7 +292,7 @@ def _finished_epochs(eval_path):
         return None
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
 @click.option("--prior", type=click.Choice(["imposed", "mog", "vamp"]), default="vamp", show_default=True,
               help="imposed N(0,I); mog: a MoG from the start (data init E(x_1..K)); vamp: the authors' runs, a "
@@ -304,13 +305,14 @@ def _finished_epochs(eval_path):
               help="train the prior in the decoder step (IP)")
 @click.option("--sampling-with-grad/--no-sampling-with-grad", default=None,
               help="reparameterised prior samples in the decoder step (SWG; default: same as --intro-prior)")
-@click.option("--responsibility-weight", type=click.FloatRange(0.0), default=0.0, show_default=True,
+@click.option("--responsibility-weight", type=FiniteFloat(0.0), default=0.0, show_default=True,
               help="r of the responsibility (assignment entropy) regulariser; the authors sweep 0, 1, 10, 100")
 @click.option("--epochs", type=click.IntRange(1), default=220, show_default=True)
 @click.option("--warmup-epochs", type=click.IntRange(0), default=20, show_default=True,
               help="VAE warm-up epochs (num_vae)")
 @click.option("--mog-warmup", type=click.IntRange(0), default=5, show_default=True,
-              help="epochs before the end of the warm-up at which the VampPrior becomes a MoG")
+              help="epochs before the end of the warm-up at which the VampPrior becomes a MoG (the authors' 5: "
+                   "at epoch 15)")
 @click.option("--mc", type=click.IntRange(1), default=100, show_default=True, help="MC samples of every KL")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="default: 128 (MNIST, FMNIST), 32 (CIFAR)")
@@ -333,8 +335,6 @@ def _finished_epochs(eval_path):
                    "Inception precision/recall to eval.json")
 @exit_on_user_error
 def main(**options):
-    from utils.devices import choose_device
-    choose_device(options["device"])
     if options["sampling_with_grad"] is None:
         options["sampling_with_grad"] = options["intro_prior"]
     if options["prior"] == "imposed":
@@ -342,9 +342,11 @@ def main(**options):
     if options["prior"] == "vamp" and options["mog_warmup"] > options["warmup_epochs"]:
         raise UserError("--mog-warmup (%d) must not exceed --warmup-epochs (%d)."
                         % (options["mog_warmup"], options["warmup_epochs"]))
-    if options["inception_graph"] and not os.path.isfile(options["inception_graph"]):
+    from utils.devices import setup_device
+    setup_device(options["device"])
+    if options["inception_graph"]:  # load it now: a wrong file is a one-line error before training, not after it
         from utils.image_metrics import InceptionFeatures
-        InceptionFeatures(options["inception_graph"])  # raises the UserError that says where the file comes from
+        InceptionFeatures(options["inception_graph"])
     from methods.resnet import IMAGE_CONFIGS
     from utils.atomic import write_json_atomic
     from utils.logger import TensorBoardScalars

@@ -9,6 +9,7 @@ e2 = 5, and the proposed InfoVAE grid (spec 2.4): mi in {+1, -1} x lambda1 in {0
     EXP_LOG_PATH=runs python examples/sweep.py --dry-run          # list the commands
 Arguments after `--` are passed to every child (e.g. `-- --batch-size 250`).
 """
+import math
 import os
 import sys
 
@@ -19,6 +20,7 @@ import click
 from utils import sweep
 from utils.devices import available_gpus
 from utils.errors import UserError, exit_on_user_error
+from utils.flags import OneLineCommand
 from utils.legacy_runs import read_eval_pkl
 from utils.paths import exp_log_path
 from utils.progress import progress_bar
@@ -27,7 +29,8 @@ EXAMPLES = os.path.dirname(os.path.abspath(__file__))
 
 
 class FloatList(click.ParamType):
-    """A comma-separated list of numbers, e.g. `80,82,84` (checked here, so bad values never reach a child)."""
+    """A comma-separated list of finite numbers, e.g. `80,82,84` (checked here, so bad values never reach a
+    child run)."""
     name = "list"
 
     def convert(self, value, param, ctx):
@@ -39,6 +42,8 @@ class FloatList(click.ParamType):
             self.fail("%r is not a comma-separated list of numbers, e.g. 86,90,94" % value, param, ctx)
         if not values:
             self.fail("the list is empty", param, ctx)
+        if not all(math.isfinite(v) for v in values):
+            self.fail("%r holds a value that is not a finite number" % value, param, ctx)
         return values
 
 
@@ -46,7 +51,7 @@ def _list(default):
     return ",".join("%g" % v for v in default)
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=OneLineCommand, context_settings={"ignore_unknown_options": True})
 @click.option("--method", "methods", type=click.Choice(["lagvae", "infovae"]), multiple=True,
               default=("lagvae", "infovae"), show_default=True, help="Which grids to run (repeatable).")
 @click.option("--lagvae-mi", type=FloatList(), default=_list(sweep.DEFAULT_LAGVAE_MI), show_default=True)

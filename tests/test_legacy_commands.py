@@ -144,6 +144,13 @@ def test_lagvae_resume_matches_uninterrupted_and_test_reproduces(tmp_path, small
     os.remove(os.path.join(logdir, "eval.pkl"))
     run("lagvae.py", flags + ["--test"], interrupted, shared_data_prefix)
     assert load_eval(logdir) == results
+    # legacy key order (test split written, then train split: the new keys first), and --test appends to
+    # log.txt where the legacy logger truncated it (README deviations): the training log lines are kept
+    assert [key.split("_")[0] for key in load_eval(logdir)] == ["train"] * 5 + ["test"] * 5
+    with open(os.path.join(logdir, "log.txt")) as stream:
+        text = stream.read()
+    assert [int(line.split()[1].rstrip(":")) for line in text.splitlines() if line.startswith("Iteration ")] == [3, 9]
+    assert text.count("| test_nll") == 2 and text.count("| train_nll") == 2  # evaluated after training and by --test
 
 
 @pytest.mark.slow

@@ -129,9 +129,12 @@ def test_tensorboard_format_steps_from_one(tmp_path):
     assert os.listdir(tmp_path) == ['tb']
     accumulator = EventAccumulator(str(tmp_path / 'tb'))
     accumulator.Reload()
-    values = {tag: [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in accumulator.Tensors(tag)]
-              for tag in accumulator.Tags()['tensors']}
+    # the legacy EventsWriter's simple_value scalars: the accumulator lists them under Scalars
+    assert accumulator.Tags()['tensors'] == []
+    values = {tag: [(event.step, event.value) for event in accumulator.Scalars(tag)]
+              for tag in accumulator.Tags()['scalars']}
     assert values == {'nll': [(1, 90.5), (2, 88.25)], 'elbo': [(1, 20.0)]}
+    del tf
 
 
 def test_tensorboard_scalars_in_run_directory(tmp_path):
@@ -147,7 +150,8 @@ def test_tensorboard_scalars_in_run_directory(tmp_path):
     for record in tf.data.TFRecordDataset(str(tmp_path / events[0])):
         event = tf.compat.v1.Event.FromString(record.numpy())
         for value in event.summary.value:
-            seen.append((value.tag, event.step, float(tf.make_ndarray(value.tensor))))
+            assert value.WhichOneof('value') == 'simple_value'  # what the legacy FileWriter wrote
+            seen.append((value.tag, event.step, value.simple_value))
     assert seen == [('train/elbo', 1000, 24.5), ('train/lambda1', 1000, pytest.approx(1.0003)),
                     ('train/elbo', 2000, 23.0)]
     with pytest.raises(ValueError):
@@ -261,3 +265,66 @@ def test_resumed_scalars_replace_the_steps_after_the_checkpoint_in_tensorboard(t
     plain.write({'train/nll': 1.0}, 4000)
     plain.close()
     assert [step for step, _ in curve()].count(4000) == 2
+
+
+def test_run_directory_scalars_read_right_by_tensorboard_and_by_legacy_scripts(tmp_path):
+    """The legacy FileWriter wrote `simple_value` scalars: TensorBoard (the server's plugin accumulator and the
+    classic EventAccumulator) and a script written for legacy runs (`summary_iterator`, `value.simple_value`)
+    must all read the values written, also across the restart marker of a resumed run."""
+    import glob
+    import tensorflow as tf
+    from tensorboard.backend.event_processing import event_accumulator, plugin_event_accumulator
+
+    first = logger.TensorBoardScalars(str(tmp_path))
+    first.write({'train/elbo': np.float32(24.5), 'train/nll': 88.25}, 1000)
+    first.write({'train/elbo': 23.0, 'train/nll': 87.5}, 2000)
+    first.close()
+    resumed = logger.TensorBoardScalars(str(tmp_path), restart_step=2000)  # step 2000 written again
+    resumed.write({'train/elbo': 22.75, 'train/nll': 87.0}, 2000)
+    resumed.close()
+
+    legacy_script = {}
+    for path in sorted(glob.glob(str(tmp_path / 'events.out.tfevents.*'))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                legacy_script.setdefault(value.tag, []).append((event.step, value.simple_value))
+    assert legacy_script == {'train/elbo': [(1000, 24.5), (2000, 23.0), (2000, 22.75)],
+                             'train/nll': [(1000, 88.25), (2000, 87.5), (2000, 87.0)]}
+
+    server = plugin_event_accumulator.EventAccumulator(str(tmp_path))
+    server.Reload()
+    assert {tag: [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in server.Tensors(tag)]
+            for tag in server.Tags()['tensors']} == {'train/elbo': [(1000, 24.5), (2000, 22.75)],
+                                                     'train/nll': [(1000, 88.25), (2000, 87.0)]}
+    assert all(server.SummaryMetadata(tag).plugin_data.plugin_name == 'scalars' for tag in server.Tags()['tensors'])
+    classic = event_accumulator.EventAccumulator(str(tmp_path))
+    classic.Reload()
+    assert {tag: [(e.step, e.value) for e in classic.Scalars(tag)] for tag in classic.Tags()['scalars']} == {
+        'train/elbo': [(1000, 24.5), (2000, 22.75)], 'train/nll': [(1000, 88.25), (2000, 87.0)]}
+
+
+def test_a_new_writer_sorts_after_event_files_of_the_same_second(tmp_path):
+    """Event files are read in name order; a file of the same second from another process (here a name that
+    sorts after ours, 'zzz' host) must not be read after the resumed writer's: the writer waits for the next
+    second. Otherwise the old step 3000 would survive the restart marker (seen when two writers of one
+    process crossed the file counter 9 -> 10 in one second)."""
+    import time
+
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    from utils import legacy_runs
+    stamp = int(time.time()) + 1  # the same second as the writer below, at the latest
+    with tf.io.TFRecordWriter(str(tmp_path / ('events.out.tfevents.%d.zzz.99999.99.v2' % stamp))) as records:
+        records.write(tf.compat.v1.Event(wall_time=stamp, file_version='brain.Event:2').SerializeToString())
+        for step, value in ((1000, 100.0), (2000, 95.0), (3000, 92.0)):
+            summary = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag='train/nll', simple_value=value)])
+            records.write(tf.compat.v1.Event(wall_time=stamp, step=step, summary=summary).SerializeToString())
+    resumed = logger.TensorBoardScalars(str(tmp_path), restart_step=2001)
+    resumed.write({'train/nll': 91.5}, 3000)
+    resumed.close()
+    expected = [(1000, 100.0), (2000, 95.0), (3000, 91.5)]
+    assert legacy_runs.read_event_scalars(str(tmp_path)) == {'train/nll': expected}
+    accumulator = EventAccumulator(str(tmp_path))
+    accumulator.Reload()
+    assert [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors('train/nll')] == expected

@@ -103,12 +103,15 @@ def test_device_choice_never_blocks_and_falls_back_to_cpu(monkeypatch):
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "-1"
 
     monkeypatch.setattr(devices, "available_gpus", lambda *args, **kwargs: [3, 1])
+    monkeypatch.setattr(devices, "installed_gpus", lambda: [0, 1, 2, 3])  # a machine with four GPUs
     assert devices.choose_device("auto", announce=messages.append) == "GPU 3"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
     assert devices.choose_device("1") == "GPU 1"
     assert devices.choose_device("cpu") == "CPU"
     with pytest.raises(UserError, match="--device must be"):
         devices.choose_device("tpu")
+    with pytest.raises(UserError, match=r"^--device 7: this machine has no GPU 7 \(GPUs: 0, 1, 2, 3\)"):
+        devices.choose_device("7")
 
 
 def test_gputil_on_a_machine_without_gpus_returns_no_gpu():
@@ -129,3 +132,49 @@ def test_exit_on_user_error_prints_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr == "error: DATA_PREFIX is not set: set it.\n"
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_atomically_written_files_respect_the_umask(tmp_path, umask, mode):
+    """Legacy eval.pkl came from open(path, 'wb'): 0666 minus the umask. Every atomic writer (eval.pkl and
+    eval.json through write_evaluation, config.json through check_run_config, text / PNG / pickle / JSON
+    files) must give that mode, also when it replaces an existing file (mkstemp made them all 0600)."""
+    import stat
+
+    from utils import legacy_training, results
+    from utils.toy_figures import plot_samples
+    previous = os.umask(umask)
+    try:
+        results.write_evaluation(str(tmp_path), {"test_nll": np.float32(88.5)})
+        results.write_evaluation(str(tmp_path), {"train_nll": np.float32(87.5)})  # replaces both files
+        legacy_training.check_run_config(str(tmp_path), dict(dataset="mnist", batch_size=250, seed=0))
+        atomic.write_text_atomic(str(tmp_path / "results_log_soft_intro_vae.txt"), "line\n")
+        atomic.write_json_atomic(str(tmp_path / "sub" / "eval.json"), {"a": 1})  # a folder made on the way
+        atomic.write_pickle_atomic(str(tmp_path / "x.pkl"), {"a": 1})
+        plot_samples(str(tmp_path / "samples.png"), np.zeros((4, 2)), np.ones((4, 2)), 2.0)
+        plain = tmp_path / "plain.bin"  # what open(path, 'wb') gives under this umask
+        with open(plain, "wb") as stream:
+            stream.write(b"x")
+    finally:
+        os.umask(previous)
+    written = ["eval.pkl", "eval.json", "config.json", "results_log_soft_intro_vae.txt", "sub/eval.json", "x.pkl",
+               "samples.png"]
+    assert stat.S_IMODE(os.stat(plain).st_mode) == mode
+    assert {name: oct(stat.S_IMODE(os.stat(tmp_path / name).st_mode)) for name in written} == {
+        name: oct(mode) for name in written}
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_eval_pkl_keys_in_the_legacy_order(tmp_path):
+    """Legacy `_write_evaluation(d)`: d's keys first, then the old file's keys that d lacks. `test()` writes the
+    test split, then the train split, so the legacy eval.pkl lists train_* first, then test_*; a key of the
+    old file is replaced, not moved."""
+    from utils import results
+    results.write_evaluation(str(tmp_path), {"old": 1.0, "train_nll": 0.0})
+    results.write_evaluation(str(tmp_path), {"test_elbo": np.float32(25.0), "test_nll": np.float32(88.0)})
+    merged = results.write_evaluation(str(tmp_path), {"train_elbo": np.float32(26.0), "train_nll": np.float32(87.0)})
+    expected = ["train_elbo", "train_nll", "test_elbo", "test_nll", "old"]
+    assert list(merged) == expected
+    with open(tmp_path / "eval.pkl", "rb") as stream:
+        loaded = pickle.load(stream)
+    assert list(loaded) == expected and loaded["train_nll"] == np.float32(87.0) and loaded["old"] == 1.0

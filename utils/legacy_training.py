@@ -9,35 +9,15 @@ Additions: a checkpoint of the whole state (networks, optimizers, multipliers, s
 after every epoch, so the same command resumes an interrupted run (kill -9 included); `--max-steps`
 stops (and checkpoints) a run early; a finished run is not retrained.
 """
-import math
 import os
 
 import click
 
 from utils.errors import UserError
+from utils.flags import FiniteFloat, OneLineCommand
 
 DATASETS = ("mnist", "fashion_mnist")
 RUN_CONFIG = "config.json"
-
-
-class FiniteFloat(click.ParamType):
-    """A float that is finite (click.FLOAT accepts 'nan' and 'inf') and optionally >= / > a minimum."""
-
-    name = "float"
-
-    def __init__(self, minimum=None, strict=False):
-        self.minimum, self.strict = minimum, strict
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail("%r is not a number" % (value,), param, ctx)
-        if not math.isfinite(number):
-            self.fail("%r is not a finite number" % (value,), param, ctx)
-        if self.minimum is not None and (number <= self.minimum if self.strict else number < self.minimum):
-            self.fail("%s must be %s %s" % (number, ">" if self.strict else ">=", self.minimum), param, ctx)
-        return number
 
 
 def legacy_command(build_model, method_folder, e1_option, e2_option):
@@ -80,7 +60,7 @@ def legacy_command(build_model, method_folder, e1_option, e2_option):
 
     for option in reversed(options):
         main = option(main)
-    return click.command()(main)
+    return click.command(cls=OneLineCommand)(main)
 
 
 def run_directory(method_folder, dataset, z_dim, mi, e1, e2):
@@ -210,13 +190,13 @@ class LegacyRun:
 def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
                 device, max_steps, xla=None):
     """Everything after flag parsing for both commands."""
-    from utils.devices import choose_device
+    from utils.devices import setup_device
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logdir = run_directory(method_folder, dataset, z_dim, mi, e1, e2)
     if test and not os.path.isdir(os.path.join(logdir, "ckpt")):
         raise UserError("no checkpoint in %s: train this configuration first (the same command without --test)."
                         % logdir)
-    device_name = choose_device(device)
+    device_name = setup_device(device)
     print("Using device %s" % device_name)
     if xla is None:  # XLA pays off on GPUs; on the benchmark CPU the plain graph is faster
         xla = device_name != "CPU"

@@ -161,6 +161,12 @@ class TensorBoardScalars:
     """TensorBoard scalars with event files directly in `logdir` (the legacy `tf.summary.FileWriter(logdir)`
     layout, spec 1.9). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes.
 
+    The scalars are what the legacy `FileWriter.add_summary` wrote for a merged `tf.summary.scalar` summary:
+    one event per call holding a `Summary` whose values are `simple_value`s (float32). TensorBoard reads
+    them, and so do analysis scripts written for legacy runs (`tf.compat.v1.train.summary_iterator`,
+    `value.simple_value`); `tf.summary.scalar` would store tensor summaries, whose `simple_value` reads 0.0.
+    `writer` stays a `tf.summary` writer for other summaries (images).
+
     `restart_step` (a resumed run): events an earlier process wrote at steps >= restart_step (after its last
     checkpoint, so they are about to be written again) are hidden from TensorBoard by a `SessionLog.START`
     event at that step, which TensorBoard reads as a restart and purges them, as TF1's
@@ -173,6 +179,7 @@ class TensorBoardScalars:
         os.makedirs(logdir, exist_ok=True)
         self.logdir = logdir
         before = set(_event_files(logdir)) if restart_step is not None else None
+        _wait_for_a_later_second(logdir)
         self.writer = tf.summary.create_file_writer(logdir)
         if restart_step is not None:
             self.writer.flush()  # creates this writer's file, so that the marker can be named after it
@@ -199,9 +206,10 @@ class TensorBoardScalars:
     def write(self, scalars, step):
         if self.writer is None:
             raise ValueError('TensorBoardScalars.write called after close()')
+        summary = self._tf.compat.v1.Summary(value=[
+            self._tf.compat.v1.Summary.Value(tag=tag, simple_value=float(value)) for tag, value in scalars.items()])
         with self.writer.as_default():
-            for tag, value in scalars.items():
-                self._tf.summary.scalar(tag, float(value), step=int(step))
+            self._tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=int(step))
         self.writer.flush()
 
     def close(self):
@@ -219,10 +227,30 @@ def has_event_files(logdir):
     return os.path.isdir(logdir) and bool(_event_files(logdir))
 
 
+def _wait_for_a_later_second(logdir, longest=2.0):
+    """Make the next writer's file sort after every event file already in `logdir`.
+
+    TensorBoard (and `utils.legacy_runs.read_event_scalars`) read a folder's event files in name order, and
+    a writer's file is named `events.out.tfevents.<second>.<host>.<pid>.<counter>...`: two files of the same
+    second sort by host, pid and counter as strings ('10' before '9'), i.e. in any order. Waiting for the
+    next second (at most `longest` seconds, e.g. after a run that failed and was restarted at once) makes
+    the new file, and the restart marker named after it, sort after the older ones."""
+    stamps = []
+    for name in _event_files(logdir):
+        parts = name.split(".")
+        if len(parts) > 3 and parts[3].isdigit():
+            stamps.append(int(parts[3]))
+    if stamps:
+        wait = max(stamps) + 1 - time.time()
+        if 0 < wait <= longest:
+            time.sleep(wait)
+
+
 class TensorBoardOutputFormat(OutputFormat):
     """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
-    Reimplemented with tf.summary (the legacy pywrap EventsWriter is not TF2 public API, spec 3); scalars are
-    stored as tensor summaries. Each configure starts a new event file whose steps start again at 1.
+    Reimplemented with a tf.summary writer (the legacy pywrap EventsWriter is not TF2 public API, spec 3);
+    the scalars are `simple_value`s as the legacy `Summary.Value(tag=k, simple_value=float(v))`.
+    Each configure starts a new event file whose steps start again at 1.
 
     Addition: with `step_key` (e.g. 'iteration') the step of a dump is that value, so the steps are global and
     continue after a resume; with `resume_step` too, events an earlier process wrote after that step (or, killed

@@ -27,10 +27,14 @@ def read_evaluation(logdir):
 
 
 def write_evaluation(logdir, results):
-    """Merge `results` into eval.pkl (keys of the existing file that `results` lacks are kept, the others
-    replaced, as the legacy code did), write it atomically and mirror it to eval.json. Returns the merged dict."""
-    merged = read_evaluation(logdir)
-    merged.update(results)
+    """Merge `results` into eval.pkl as the legacy `_write_evaluation` did: the new keys first, in their order,
+    then the keys of the existing file that `results` lacks (so after `test()`, test split then train split,
+    eval.pkl lists the train_* keys before the test_* keys, as the legacy file). Written atomically and
+    mirrored to eval.json. Returns the merged dict."""
+    merged = dict(results)
+    for key, value in read_evaluation(logdir).items():
+        if key not in merged:
+            merged[key] = value
     write_pickle_atomic(os.path.join(logdir, EVAL_PICKLE), merged)
     write_json_atomic(os.path.join(logdir, EVAL_JSON), merged)
     return merged
