@@ -235,7 +235,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
         write_text_atomic(os.path.join(run_dir, RESULTS_FILE), results_line(results, betas[1], betas[2],
                                                                             betas[0], seed))
         real = data.next_batch(1024)
-        fake = model.sample(1024, seed=tf.constant([[seed, 7], [seed, 8]], tf.int64)).numpy()
+        fake = model.sample(1024, seed=tf.constant([[seed, seed], [7, 8]], tf.int64)).numpy()
         latents = model.encode(tf.constant(real))[0].numpy()
         figures = write_run_figures(run_dir, real, fake, grid_losses, data.grid_scale,
                                     [p.numpy() for p in model.prior.params(model.encoder)], latents)

@@ -203,6 +203,17 @@ class ImageRun:
         return self.model.decoder(mu + tf.exp(0.5 * logvar) * eps, training=True)
 
 
+def generated_images(model, count, batch_size):
+    """`count` decoded prior samples, `batch_size` at a time, with new components and noise for every batch, as
+    `sample_noise` in `get_activations_generate` (athaioan/intro_prior images/metrics/fid_score.py)."""
+    import tensorflow as tf
+    batches = []
+    for index, start in enumerate(range(0, count, batch_size)):
+        size = min(batch_size, count - start)
+        batches.append(np.asarray(model.sample(size, seed=tf.constant([[index, 3], [index, 4]], tf.int64))))
+    return np.concatenate(batches)
+
+
 def evaluate(run, options):
     """The metrics of spec 3.4 that run without the Inception weights, plus FID when they are given."""
     import tensorflow as tf
@@ -255,12 +266,11 @@ def evaluate(run, options):
     # generated and reconstructed images in train mode, as the authors' FID (spec 3.4)
     n = min(options["eval_samples"], len(data.train_images))
     real = data.train_images[np.random.default_rng(options["seed"]).permutation(len(data.train_images))[:n]]
-    fakes, recs = [], []
+    fakes = quantize_generated(generated_images(model, n, batch_size))
+    recs = []
     for index, start in enumerate(range(0, n, batch_size)):
-        size = min(batch_size, n - start)
-        fakes.append(np.asarray(model.sample(size, seed=tf.constant([[index, 3], [index, 4]], tf.int64))))
-        recs.append(np.asarray(run.reconstruct(real[start:start + size], seed=10 ** 6 + index)))
-    fakes, recs = quantize_generated(np.concatenate(fakes)), quantize_generated(np.concatenate(recs))
+        recs.append(np.asarray(run.reconstruct(real[start:start + batch_size], seed=10 ** 6 + index)))
+    recs = quantize_generated(np.concatenate(recs))
     # FD-LeNet: a Frechet distance on the features of a small classifier trained here (never called FID)
     cache = os.path.join(exp_log_path(), "sintrovae_images", "feature_classifiers")
     lenet = load_or_train_feature_classifier(options["dataset"], data.train_images, data.train_labels, cache)

@@ -369,9 +369,14 @@ class SoftIntroVAE(keras.Model):
         return self.decoder(mu, training=training)
 
     def sample(self, n, seed=None):
-        """n decoded prior samples x = D(z), z ~ p (clipped prior when clipping is active)."""
-        seeds = self.rng.make_seeds(2) if seed is None else seed
-        z, _ = self.prior.sample(n, self.prior.params(self.encoder), tf.transpose(seeds))
+        """n decoded prior samples x = D(z), z ~ p (clipped prior when clipping is active).
+
+        `seed`: a stateless seed pair per row, shape (2, 2): row 0 draws the components, row 1 the Gaussian
+        noise (`LatentPrior.sample`); None draws both from the model's generator. Callers that generate a set
+        in batches give every batch its own rows, or the batches repeat the same noise.
+        """
+        seeds = tf.transpose(self.rng.make_seeds(2)) if seed is None else seed
+        z, _ = self.prior.sample(n, self.prior.params(self.encoder), seeds)
         return self.decoder(z, training=True)
 
     def point_loss(self, x, eps, logvar_floor=-80.0):
