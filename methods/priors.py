@@ -12,7 +12,7 @@ API (stable; used by the 2D benchmark and by the image experiments):
   - `sample(n, encoder, seed, with_grad)`, `vamp_to_mog(encoder)`, `freeze_clipping_bounds()`,
     `inactive_modes(encoder)`, `refresh()` (re-read the kind/clipping flags after a checkpoint restore).
 * Free functions on tensors: `log_normal_diag`, `component_log_densities`, `mixture_log_density`,
-  `kl_monte_carlo`, `responsibility_neg_entropy`, `soft_clip_logvar`, `softplus_beta`, `mog_logvar`,
+  `kl_monte_carlo`, `responsibility_neg_entropy`, `soft_clip_logvar`, `softplus_beta`, `hardtanh01`, `mog_logvar`,
   `inactive_mode_count`.
 
 Densities drop the -0.5 log(2 pi) constant (authors' `log_Normal_diag`, spec 1.6); it cancels in every KL.
@@ -110,6 +110,17 @@ def soft_clip_logvar(logvar, clip_min, clip_max):
     return tf.where(tf.equal(clip_min, clip_max), clip_max + tf.zeros_like(logvar), clipped)
 
 
+def hardtanh01(x):
+    """torch `nn.Hardtanh(0, 1)`: clip to [0, 1] with zero gradient where x <= 0 or x >= 1.
+
+    The authors' image VampPrior puts it on the pseudo-inputs (`VampPrior.means` in athaioan/intro_prior
+    images/models/models_build.py). torch's backward passes the gradient only strictly inside (0, 1);
+    `tf.clip_by_value` also passes it at exactly 0 and 1, where pseudo-inputs taken from MNIST mostly sit.
+    """
+    inside = tf.logical_and(x > 0.0, x < 1.0)
+    return tf.where(inside, x, tf.stop_gradient(tf.clip_by_value(x, 0.0, 1.0)))
+
+
 def mog_logvar(means, logvars, log_weights):
     """Moment-matched log-variance of the mixture, per latent dim (authors' `get_mog_logvar`, LI:12-22; logging)."""
     weights = tf.exp(log_weights)[:, None]
@@ -201,7 +212,7 @@ class LatentPrior(keras.layers.Layer):
         """The pseudo-inputs as a batch of data points (images: Hardtanh(0,1) then reshape, MI:43-44,512)."""
         u = self.pseudo_inputs
         if self.pseudo_input_activation == "hardtanh":
-            u = tf.clip_by_value(u, 0.0, 1.0)
+            u = hardtanh01(u)
         return tf.reshape(u, (self.num_components,) + self.data_shape)
 
     def init_from_data(self, encoder, x):
