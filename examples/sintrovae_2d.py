@@ -1,4 +1,4 @@
-"""Soft-IntroVAE with a learned prior on the 2D density-estimation benchmark (authors' 2D script T2; spec 2).
+"""Soft-IntroVAE with a learned prior on the 2D density-estimation benchmark (athaioan/intro_prior 2D/).
 
     python examples/sintrovae_2d.py --dataset 8Gaussian                       # Vamp->MoG(64), LC, IP, SWG, clip
     python examples/sintrovae_2d.py --dataset 8Gaussian --prior imposed       # S-IntroVAE with N(0, I)
@@ -7,7 +7,8 @@
 Trains `--iterations` (30000) iterations of batch 512: `--warmup` (2000) VAE iterations with a VampPrior
 that becomes a free MoG `--mog-warmup` (100) iterations before the end of the warm-up, then the S-IntroVAE
 encoder / decoder+prior steps; Adam 2e-4 decayed x0.1 at `--lr-milestones` (10000,15000). Then evaluates
-(KL, JSD, gnELBO of spec 2.4) and writes, in $EXP_LOG_PATH/sintrovae2d/<dataset>/<config>/seed<k>/:
+(KL, JSD, gnELBO of the authors' `get_quantitatives`) and writes, in
+$EXP_LOG_PATH/sintrovae2d/<dataset>/<config>/seed<k>/:
 log.txt, progress.csv/json, tb/ (logger), ckpt/ (resume), eval.json, results_log_soft_intro_vae.txt and
 samples.png, density.png, prior.png. A finished run is not retrained; an interrupted one resumes.
 """
@@ -23,7 +24,8 @@ import click  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.toy_data import DATASETS  # noqa: E402
 
-# S-IntroVAE (beta_rec, beta_kl, beta_neg) per data set (C2:get_config, spec 2.3 = SI's recommendations).
+# S-IntroVAE (beta_rec, beta_kl, beta_neg) per data set (authors' 2D/utils/configs.py `get_config`, the
+# Soft-IntroVAE recommendations).
 DEFAULT_BETAS = {"8Gaussian": (0.2, 0.3, 0.9), "spiral": (0.2, 0.5, 1.0), "checkerboard": (0.2, 0.1, 0.2),
                  "rings": (0.2, 0.2, 1.0)}
 LOG_FORMATS = ["stdout", "log", "json", "csv", "tensorboard"]
@@ -78,7 +80,7 @@ def config_name(prior, num_components, lc, intro_prior, swg, clip, r_entropy, be
 @click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True,
               help="Monte-Carlo samples of every KL")
 @click.option("--beta-rec", type=click.FloatRange(0.0, 1e6, min_open=True), default=None,
-              help="[default: per data set, spec 2.3]")
+              help="[default: per data set, the authors' 2D configs]")
 @click.option("--beta-kl", type=click.FloatRange(0.0, 1e6, min_open=True), default=None)
 @click.option("--beta-neg", type=click.FloatRange(0.0, 1e6, min_open=True), default=None)
 @click.option("--iterations", type=click.IntRange(1, 10 ** 7), default=30000, show_default=True)
@@ -228,7 +230,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
             logger.log("Stopped at iteration %d of %d (--stop-after); run the same command to continue" % (
                 end, iterations))
             return None
-        logger.log("Evaluating (spec 2.4: KL, JSD, gnELBO on the 1024x1024 grid)")
+        logger.log("Evaluating (the authors' KL, JSD, gnELBO on the 1024x1024 grid)")
         began = time.time()
         results, grid_losses = evaluate(model, data, mc=eval_mc, seed=seed, grid_points=eval_grid)
         eval_seconds = time.time() - began

@@ -1,8 +1,9 @@
-"""The Soft-IntroVAE residual encoder / decoder for images (spec sintrovae_prior.md section 3.2).
+"""The Soft-IntroVAE residual encoder / decoder for images (`Encoder`, `Decoder`, `ResidualBlock`).
 
-Same architecture as `SI:soft_intro_vae/train_soft_intro_vae.py` (ResidualBlock, Encoder, Decoder) and
-`IP:images/models/models_build.py:168-318`, written NHWC. PyTorch-equivalent defaults (spec 1.12):
-conv / linear weights and biases ~ U(+-1/sqrt(fan_in)), BatchNorm(momentum=0.9, epsilon=1e-5).
+Same architecture as taldatech/soft-intro-vae-pytorch `soft_intro_vae/train_soft_intro_vae.py` (ResidualBlock,
+Encoder, Decoder) and athaioan/intro_prior `images/models/models_build.py:168-318`, written NHWC.
+PyTorch-equivalent defaults: conv / linear weights and biases ~ U(+-1/sqrt(fan_in)),
+BatchNorm(momentum=0.9, epsilon=1e-5).
 The flatten before the encoder's linear layer reads NHWC order instead of torch's NCHW order: a fixed
 permutation of that layer's inputs, the same model family and the same initial distribution.
 """
@@ -19,7 +20,7 @@ BN_EPSILON = 1e-5
 ImageConfig = collections.namedtuple(
     "ImageConfig", "image_shape channels zdim batch_size beta_rec beta_kl beta_neg")
 
-# Spec 3.2 table (`CI:19-59`, `IP:images/dataset/dataset.py:14-52`).
+# athaioan/intro_prior `images/utils/configs.py:19-59`, `images/dataset/dataset.py:14-52`.
 IMAGE_CONFIGS = {
     "mnist": ImageConfig((28, 28, 1), (64, 128), 32, 128, 1.0, 1.0, 128.0),
     "fashion_mnist": ImageConfig((28, 28, 1), (64, 128), 32, 128, 1.0, 1.0, 256.0),
