@@ -335,9 +335,7 @@ def evaluate(run, options):
     """The authors' evaluation of the selected model: the best-scoring checkpoint of the selection is loaded
     (EI:52-65); generation metrics in train mode (EI:149-152); `train_BN` (EI:155); latent classification,
     test ELBO (`calculate_ELBO`: `--mc` z per test image, 100 by default as the authors), assignment entropy."""
-    import tensorflow as tf
-
-    from methods.priors import kl_monte_carlo, responsibility_neg_entropy, split_moments
+    from methods.priors import split_moments
     from utils.image_metrics import latent_classification_accuracy
 
     data, model, batch_size = run.data, run.model, run.batch_size
@@ -358,15 +356,29 @@ def evaluate(run, options):
         return np.concatenate(codes)
     results.update(latent_classification_accuracy(sampled_codes(data.train_images), data.train_labels,
                                                   sampled_codes(data.test_images), data.test_labels))
-    # test ELBO as `calculate_ELBO` (eval mode; Gaussian decoder of unit variance: RE = sum 0.5 (x^ - x)^2 +
-    # 0.5 log 2pi; RE and KL averaged over MC z per image) and assignment entropy (-negH averaged over test
-    # batches, weights B*MC; `kl_soft_assignments`)
-    prior_params = run.prior.params(encoder, training=False)
+    totals = elbo_totals(encoder, decoder, run.prior.params(encoder, training=False), data.test_images,
+                              batch_size, options["mc"])
+    count = len(data.test_images)
+    results.update(test_rec=totals["rec"] / count, test_kl=totals["kl"] / count,
+                   test_elbo=-(totals["rec"] + totals["kl"]) / count, assignment_entropy=totals["entropy"] / count,
+                   inactive_modes=int(run.prior.inactive_modes().numpy()))
+    return results
+
+
+def elbo_totals(encoder, decoder, prior_params, images, batch_size, mc):
+    """Sums over `images` of RE, KL and the assignment entropy, as the authors' `calculate_ELBO` and
+    `calculate_entropy_soft_assignment` (images/metrics/inference_metrics.py): networks in eval mode; per
+    batch of `batch_size`, mc z per image (rows m*B+i, noise seeded by the batch start), each decoded;
+    RE = sum 0.5 (x^ - x)^2 + 0.5 log 2pi (unit-variance Gaussian decoder) and KL = log q(z) - log p(z),
+    both averaged over the z; entropy: -negH of the batch's responsibilities (`kl_soft_assignments`) times
+    the batch size (0 for one component)."""
+    import tensorflow as tf
+
+    from methods.priors import kl_monte_carlo, responsibility_neg_entropy, split_moments
     totals = {"rec": 0.0, "kl": 0.0, "entropy": 0.0}
-    dims = float(np.prod(data.test_images.shape[1:]))
-    mc = options["mc"]
-    for start in range(0, len(data.test_images), batch_size):
-        x = data.test_images[start:start + batch_size]
+    dims = float(np.prod(images.shape[1:]))
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
         mu, logvar = split_moments(encoder(x, training=False))
         kl, z_s = kl_monte_carlo(mu, logvar, prior_params, mc, seed=tf.constant([start, 11], tf.int32))
         for m in range(mc):
@@ -375,13 +387,9 @@ def evaluate(run, options):
                 2 * math.pi)
             totals["rec"] += float(tf.reduce_sum(rec)) / mc
         totals["kl"] += float(tf.reduce_sum(kl))
-        if run.prior.num_components > 1:
+        if int(prior_params[0].shape[0]) > 1:
             totals["entropy"] -= float(responsibility_neg_entropy(z_s, prior_params)) * len(x)
-    count = len(data.test_images)
-    results.update(test_rec=totals["rec"] / count, test_kl=totals["kl"] / count,
-                   test_elbo=-(totals["rec"] + totals["kl"]) / count, assignment_entropy=totals["entropy"] / count,
-                   inactive_modes=int(run.prior.inactive_modes().numpy()))
-    return results
+    return totals
 
 
 def _finished_epochs(eval_path):
