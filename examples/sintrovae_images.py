@@ -8,7 +8,9 @@ The authors' schedule (`TI`): `--warmup-epochs` (20) epochs of VAE training with
 encoder / decoder(+prior) steps until `--epochs` (220). Writes
 $EXP_LOG_PATH/sintrovae_images/<dataset>/<config>/seed<k>/: log.txt, progress.csv/json, TensorBoard
 scalars and image grids (tb/), PNG grids (images/), ckpt/ (resume by running the same command again),
-eval.json (the metrics of utils/image_metrics.py and FD-LeNet; FID when --inception-graph is given).
+ckpt_best/ and model_selection.json (the authors' model selection: FD-LeNet, or FID when --inception-graph is
+given, at the start of epochs 0, 80, 120, 160, 200 and the last; `selection_epochs`), and eval.json (the
+metrics of utils/image_metrics.py and FD-LeNet, FID with --inception-graph, on the selected model).
 """
 import io
 import math
