@@ -76,8 +76,8 @@ def test_legacy_graph_loss_and_gradients_equal_ours(mi):
     assert theirs["nll"] > 300 and theirs["mmd"] > 1    # real values, not zeros
     by_name = dict(zip([v.op.name for v in variables], their_grads))
     expected = [by_name[name] for name, _ in layer_pairs(model)] + their_grads[-2:]
-    for (name, _), ours_grad, their_grad in zip(list(layer_pairs(model)) + [("l1", 0), ("l2", 0)],
-                                                our_grads, expected):
+    names_in_order = [name for name, _ in layer_pairs(model)] + ["lambda1", "lambda2"]
+    for name, ours_grad, their_grad in zip(names_in_order, our_grads, expected):
         scale = np.abs(their_grad).max()
         assert scale > 0, name
         np.testing.assert_allclose(ours_grad.numpy(), their_grad, rtol=1e-3, atol=2e-4 * scale, err_msg=name)
@@ -85,9 +85,10 @@ def test_legacy_graph_loss_and_gradients_equal_ours(mi):
 
 def test_legacy_graph_step_updates_like_ours():
     """One iteration (Adam on both groups, RMSProp ascent on the multipliers, then the clip run) against our
-    `train_step` on the same batch and draws. The encoder (Adam step 1 in both) and the multipliers match
-    to 1e-6 (1% of a step: float rounding of tiny gradients); the decoder within the bias-correction difference of its Adam step (step 2 here, step 1 or 2
-    in the TF1 graph, whose two applies race for the shared beta powers)."""
+    `train_step` on the same batch and draws. The encoder (Adam step 1 in both) and the multipliers match to
+    1e-6 (1% of a step: float rounding of tiny gradients); the decoder within the bias-correction difference
+    of its Adam step (step 2 here, step 1 or 2 in the TF1 graph, whose two applies race for the shared beta
+    powers)."""
     legacy, model, x, noise, prior, feed = build_pair(1.0, np.random.default_rng(3))
     before = legacy.network_weights()
     legacy.start_epoch()
