@@ -229,7 +229,8 @@ def hparams_command(run_dirs):
     if not run_dirs:
         root = exp_log_path()
         run_dirs = sorted({dirpath for dirpath, _, files in os.walk(root)
-                           if ("eval.pkl" in files or "eval.json" in files) and "hparams" not in dirpath})
+                           if ("eval.pkl" in files or "eval.json" in files)
+                           and os.path.basename(dirpath) != "hparams"})
     for run_dir in run_dirs:
         hparams, metrics = describe_run(run_dir)
         click.echo("%s: %d hparams, %d metrics" % (write_hparams(run_dir, hparams, metrics), len(hparams),
