@@ -108,8 +108,12 @@ def run_experiment(experiment, preset, root, address, devices, cpus_per_trial, n
                     echo("  (later stages depend on this one's results)")
                     break
                 continue
-            if tables_only or not pending and all(os.path.isdir(os.path.join(root, t.run_dir, "hparams"))
-                                                  for t in trials if t.finished(root)):
+            if tables_only:
+                continue
+            if not pending:      # nothing to run: no Ray needed, only HParams that are missing
+                for trial in trials:
+                    if not os.path.isdir(os.path.join(root, trial.run_dir, "hparams")):
+                        _hparams(trial, root, write_hparams)
                 continue
             if not started_here and not __import__("ray").is_initialized():
                 started_here = sweep.connect(address, num_cpus, num_gpus)
@@ -130,7 +134,9 @@ def run_experiment(experiment, preset, root, address, devices, cpus_per_trial, n
                 line = "[%d/%d] %s %s (%.1f min, %s)" % (done[0], len(trials), outcome.status,
                                                          outcome.trial.run_dir, outcome.seconds / 60.0,
                                                          outcome.device or "-")
-                if outcome.failed:
+                if outcome.failed and outcome.error:
+                    line += ": Ray could not run it: %s" % outcome.error
+                elif outcome.failed:
                     line += ": see %s" % os.path.join(root, outcome.trial.run_dir, sweep.OUTPUT_FILE)
                 bar.write(line) if not bar.disable else echo(line)
                 if outcome.status == "done" and outcome.trial.finished(root):

@@ -155,7 +155,7 @@ def test_killed_sweep_stops_children_and_rerun_completes(tmp_path, fake_scripts,
     open(os.path.join(root, "sleep"), "w").write("1.0")
     command = [sys.executable, os.path.join(REPO, "examples", "sweep.py"), "pareto", "--preset", "cpu-small",
                "--epochs", "3", "--logs", root, "--script-dir", fake_scripts, "--address", ray_cluster]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path))
     deadline = time.time() + 90
     while time.time() < deadline and len(glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl"))) < 2:
         time.sleep(0.2)
@@ -170,7 +170,8 @@ def test_killed_sweep_stops_children_and_rerun_completes(tmp_path, fake_scripts,
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in pids)
     assert len(glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl"))) < 6
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, text=True,
+    # (run outside the repository: Ray's workers get the task's code from the sweep, not from their path)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path), text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout
     assert "6 trials, %d finished before" % len(finished) in result.stdout or \
@@ -229,3 +230,23 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
                                                      str(tmp_path)])
     assert result.exit_code == 2 and "lagvae.py is missing" in result.output
     assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("experiment", sorted(experiments.EXPERIMENTS))
+def test_every_preset_command_is_accepted_by_the_real_command(experiment, tmp_path, monkeypatch):
+    """Each distinct flag set of every preset parses with the real click command (nothing runs)."""
+    import importlib
+    monkeypatch.setattr(experiments, "select_betas", lambda root, trials: {
+        (t.hparams["dataset"], t.hparams["model"]): (0.2, 0.3, 0.9) for t in trials})
+    for preset in experiments.EXPERIMENTS[experiment]:
+        trials = [t for _, build in experiments.stages(experiment, preset) for t in build(str(tmp_path))[0]]
+        seen = set()
+        for trial in trials:
+            pattern = tuple(a for a in trial.args if a.startswith("--"))
+            if pattern in seen:
+                continue
+            seen.add(pattern)
+            module = importlib.import_module("examples." + trial.script)
+            command = trial.command("python", "/x", "cpu")[2:]
+            context = module.main.make_context(trial.script, command)
+            assert context.params["device"] == "cpu"

@@ -27,6 +27,7 @@ class Outcome:
     seconds: float = 0.0
     device: str = ""
     node: str = ""
+    error: str = ""               # Ray's error when the task itself failed (the child never ran or was lost)
 
     @property
     def failed(self):
@@ -116,6 +117,9 @@ def run_trials(trials, root, commands, resources, on_end=None, env=None, max_con
     Returns the Outcomes in the trials' order. Ctrl-C cancels the running tasks (their children are stopped)
     and re-raises KeyboardInterrupt."""
     import ray
+    from ray import cloudpickle
+    # ship this module's code with the task: Ray's workers need not find the repository on their path
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     remote = ray.remote(max_retries=0)(run_child)
     outcomes = [Outcome(trial) for trial in trials]
     for outcome in outcomes:
@@ -147,7 +151,8 @@ def run_trials(trials, root, commands, resources, on_end=None, env=None, max_con
                     outcome.status = "done" if code == 0 else "failed"
                 except (ray.exceptions.RayError, OSError) as error:
                     outcome.status, outcome.returncode = "failed", -1
-                    outcome.node = str(error).splitlines()[0][:80]
+                    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+                    outcome.error = lines[-1][:200] if lines else type(error).__name__
                 if on_end:
                     on_end(outcome)
     except KeyboardInterrupt:
