@@ -22,7 +22,7 @@ RAY_TEMP_DIR = "/tmp/ray-lagvae"     # short: Ray's socket paths must stay under
 @dataclass
 class Outcome:
     trial: object
-    status: str = "pending"      # pending, finished-before, done, failed, interrupted
+    status: str = "pending"      # pending, finished-before, done, stopped (exit 0, unfinished), failed, interrupted
     returncode: int = None
     seconds: float = 0.0
     device: str = ""
@@ -148,7 +148,8 @@ def run_trials(trials, root, commands, resources, on_end=None, env=None, max_con
                 try:
                     code, seconds, device, node = ray.get(ref)
                     outcome.returncode, outcome.seconds, outcome.device, outcome.node = code, seconds, device, node
-                    outcome.status = "done" if code == 0 else "failed"
+                    outcome.status = "failed" if code else (
+                        "done" if outcome.trial.finished(root) else "stopped")   # e.g. a child's --max-steps
                 except (ray.exceptions.RayError, OSError) as error:
                     outcome.status, outcome.returncode = "failed", -1
                     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
