@@ -45,6 +45,10 @@ FAKE_CHILD = textwrap.dedent('''
         return open(path).read().split() if os.path.exists(path) else default
     os.makedirs(os.path.join(root, "pids"), exist_ok=True)
     open(os.path.join(root, "pids", str(os.getpid())), "w").close()
+    if os.path.exists(os.path.join(root, "grandchild")):      # a process of the child's own (same group)
+        import subprocess
+        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        open(os.path.join(root, "pids", str(helper.pid)), "w").close()
     started = time.time()
     state = os.path.join(logdir, "epochs_done")
     done = int(open(state).read()) if os.path.exists(state) else 0
@@ -179,6 +183,33 @@ def test_killed_sweep_stops_children_and_rerun_completes(tmp_path, fake_scripts,
     assert len(glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl"))) == 6
     for path in finished:     # finished runs were not started again
         assert open(os.path.join(os.path.dirname(path), sweep.OUTPUT_FILE)).read().count("# 20") == 1
+
+
+def test_interrupted_sweep_stops_each_childs_process_group(tmp_path, fake_scripts, ray_cluster):
+    """Ctrl-C (SIGINT) on the sweep cancels its running trials: every process of each child's group ends."""
+    root = str(tmp_path / "runs")
+    os.makedirs(root)
+    open(os.path.join(root, "sleep"), "w").write("30")
+    open(os.path.join(root, "grandchild"), "w").close()
+    command = [sys.executable, os.path.join(REPO, "examples", "sweep.py"), "pareto", "--preset", "cpu-small",
+               "--epochs", "3", "--logs", root, "--script-dir", fake_scripts, "--address", ray_cluster]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path), text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(glob.glob(os.path.join(root, "pids", "*"))) < 4:   # 2 children + 2 helpers
+        time.sleep(0.2)
+    pids = [int(os.path.basename(p)) for p in glob.glob(os.path.join(root, "pids", "*"))]
+    assert len(pids) == 4 and all(_alive(pid) for pid in pids)
+    interrupted = time.time()
+    driver.send_signal(signal.SIGINT)
+    output, _ = driver.communicate(timeout=90)
+    assert time.time() - interrupted < 20    # the cancelled tasks return at once (not after Ray's job clean-up)
+    assert driver.returncode == 130, output
+    assert "interrupted: the running trials were stopped" in output
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
+    assert not glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl"))
 
 
 def test_grid_sizes_match_the_papers(tmp_path, monkeypatch):

@@ -95,7 +95,11 @@ def run_child(command, run_dir, env):
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=child_env,
                                    preexec_fn=_set_parent_death_signal)
         try:
-            code = process.wait()
+            # poll, not wait(): ray.cancel raises KeyboardInterrupt only between Python bytecodes, never inside
+            # a blocking waitpid
+            while process.poll() is None:
+                time.sleep(0.2)
+            code = process.returncode
         except BaseException:          # ray.cancel raises KeyboardInterrupt here: stop the whole group
             _stop_group(process)
             raise
