@@ -26,6 +26,7 @@ from utils.paths import exp_log_path  # noqa: E402
 from utils.progress import progress_bar  # noqa: E402
 
 EXAMPLES = os.path.dirname(os.path.abspath(__file__))
+FORWARDED_VARIABLES = ("DATA_PREFIX", "TF_CPP_MIN_LOG_LEVEL")
 SUMMARY_COLUMNS = {
     "pareto": (("train -ELBO", lambda r: r.get("train_nll", 0) + r["train_elbo"] if "train_elbo" in r else None),
                ("train rate", "train_elbo"),
@@ -143,7 +144,10 @@ def run_experiment(experiment, preset, root, address, devices, cpus_per_trial, n
                     _hparams(outcome.trial, root, write_hparams)
 
             try:
-                outcomes = sweep.run_trials(trials, root, commands, resources, on_end=on_end)
+                # the launching shell's settings reach the children on every node (Ray's workers inherit the
+                # environment of `ray start`, not this one's)
+                forwarded = {k: os.environ[k] for k in FORWARDED_VARIABLES if k in os.environ}
+                outcomes = sweep.run_trials(trials, root, commands, resources, on_end=on_end, env=forwarded)
             except KeyboardInterrupt:
                 bar.close()
                 echo("interrupted: the running trials were stopped; run the same command again to resume.")

@@ -49,6 +49,7 @@ FAKE_CHILD = textwrap.dedent('''
         import subprocess
         helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         open(os.path.join(root, "pids", str(helper.pid)), "w").close()
+    open(os.path.join(logdir, "data_prefix"), "w").write(os.environ.get("DATA_PREFIX", ""))
     started = time.time()
     state = os.path.join(logdir, "epochs_done")
     done = int(open(state).read()) if os.path.exists(state) else 0
@@ -176,11 +177,14 @@ def test_killed_sweep_stops_children_and_rerun_completes(tmp_path, fake_scripts,
     assert len(glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl"))) < 6
     # (run outside the repository: Ray's workers get the task's code from the sweep, not from their path)
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path), text=True,
-                            timeout=120)
+                            timeout=120, env=dict(os.environ, DATA_PREFIX="/forwarded/data"))
     assert result.returncode == 0, result.stdout
     assert "6 trials, %d finished before" % len(finished) in result.stdout or \
         "6 trials, %d finished before" % (len(finished) + 1) in result.stdout
     assert len(glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl"))) == 6
+    rerun = [p for p in glob.glob(os.path.join(root, "*", "v1", "64", "*", "eval.pkl")) if p not in finished]
+    # the sweep's DATA_PREFIX reaches the children (not the one of the process that started Ray)
+    assert open(os.path.join(os.path.dirname(rerun[-1]), "data_prefix")).read() == "/forwarded/data"
     for path in finished:     # finished runs were not started again
         assert open(os.path.join(os.path.dirname(path), sweep.OUTPUT_FILE)).read().count("# 20") == 1
 
