@@ -65,8 +65,9 @@ def write_hparams(run_dir, hparams, metrics, trial_id=None):
 
 
 def _without_tensorflow():
-    """Make TensorBoard use its TensorFlow stub (`tensorboard.compat.tf` does when a module `tensorboard.compat.notf` exists): the sweep's
-    driver writes protos only and need not spend seconds importing TensorFlow."""
+    """Make TensorBoard use its TensorFlow stub (`tensorboard.compat.tf` does so when a module named
+    `tensorboard.compat.notf` exists): the sweep's driver writes protos only and need not spend seconds
+    importing TensorFlow."""
     import sys
     import types
     if "tensorflow" not in sys.modules:
