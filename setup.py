@@ -20,6 +20,7 @@ setup(
         "matplotlib>=3.7",                 # figures
         "scipy>=1.10",                     # matrix square root of the Frechet distance
         "scikit-learn>=1.3",               # linear-SVM / k-NN accuracy of latent codes
+        "ray[default]==2.60.0",            # sweeps: embedded local Ray or a cluster (examples/sweep.py)
     ],
     extras_require={"test": ["pytest>=7"]},
 )

@@ -37,7 +37,7 @@ def main(logs, legacy_logs, out, estimator, paper, title):
     if legacy_logs:
         points += run_points(legacy_logs, "legacy", estimator)
     if not points:
-        raise UserError("no finished run (eval.pkl) under %s/lvae/v1 or %s/infovae/v1: run examples/sweep.py "
+        raise UserError("no finished run (eval.pkl) under %s/lvae/v1 or %s/infovae/v1: run examples/sweep.py pareto "
                         "first, or pass --logs." % (root, root))
     plotted = write_figure(points, out + ".png", out + ".csv", read_paper_points() if paper else None,
                            estimator, title)

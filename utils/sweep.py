@@ -1,163 +1,198 @@
-"""A grid of LagVAE / InfoVAE configurations run as separate processes, one per free device slot.
+"""Sweeps on Ray: each trial runs one training command as a child process; its run directory is the unit of resume.
 
-Each configuration is `python examples/{lagvae,infovae}.py --z_dim --mi --e1 --e2 --epochs --device ...`,
-whose run directory is `$EXP_LOG_PATH/{lvae,infovae}/v1/{z}/{mi}-{e1}-{e2}/` (legacy spec 1.1, 1.9):
-* finished runs (eval.pkl present) are skipped;
-* other runs are started as they are: an interrupted run resumes from its own `ckpt/` (the child command does
-  that by itself);
-* each child's stdout and stderr go to `<run dir>/sweep_output.txt` (appended, one header per attempt).
+* `connect`: an existing cluster (`address` or `RAY_ADDRESS`), or an embedded local Ray on this machine.
+* Each trial is a Ray task that asks for one GPU when the cluster has GPUs (Ray sets CUDA_VISIBLE_DEVICES;
+  the child gets `--device <that GPU>`), else `cpus_per_trial` CPUs (the child gets `--device cpu`). The
+  child runs in its own process group; when the task is cancelled, or its worker dies (PR_SET_PDEATHSIG),
+  the whole group is stopped.
+* Finished trials (result file present) are skipped; an unfinished one is started as it is and the command
+  resumes from its own `ckpt/`. The child's output is appended to `<run dir>/sweep_output.txt`.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-
-from utils.legacy_runs import run_directory
+from dataclasses import dataclass
 
 OUTPUT_FILE = "sweep_output.txt"
-
-# Legacy spec 2.5 / 2.4: the figure's protocol (LagVAE) and the proposed InfoVAE grid.
-DEFAULT_LAGVAE_MI = (1.0, -1.0)
-DEFAULT_LAGVAE_E1 = (80.0, 82.0, 84.0) + tuple(float(e) for e in range(85, 96))
-DEFAULT_LAGVAE_E2 = (5.0,)
-DEFAULT_INFOVAE_MI = (1.0, -1.0)
-DEFAULT_INFOVAE_LAMBDA1 = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-DEFAULT_INFOVAE_LAMBDA2 = (0.1, 1.0, 10.0)
+RAY_TEMP_DIR = "/tmp/ray-lagvae"     # short: Ray's socket paths must stay under ~107 bytes
 
 
 @dataclass
-class Job:
-    method: str                      # 'lagvae' or 'infovae'
-    mi: float
-    e1: float
-    e2: float
-    z_dim: int = 64
-    logdir: str = ""
-    status: str = "pending"          # pending, finished-before, running, done, failed
+class Outcome:
+    trial: object
+    status: str = "pending"      # pending, finished-before, done, stopped (exit 0, unfinished), failed, interrupted
     returncode: int = None
     seconds: float = 0.0
-    evaluation: dict = field(default=None)
+    device: str = ""
+    node: str = ""
+    error: str = ""               # Ray's error when the task itself failed (the child never ran or was lost)
 
     @property
-    def name(self):
-        return "%s mi=%g e1=%g e2=%g" % (self.method, self.mi, self.e1, self.e2)
+    def failed(self):
+        return self.status == "failed"
 
 
-def make_grid(root, methods, lagvae_mi, lagvae_e1, lagvae_e2, infovae_mi, infovae_lambda1, infovae_lambda2,
-              z_dim=64):
-    """The jobs of the grid, LagVAE first; duplicate configurations are dropped."""
-    configs = []
-    if "lagvae" in methods:
-        configs += [("lagvae", m, e1, e2) for m in lagvae_mi for e1 in lagvae_e1 for e2 in lagvae_e2]
-    if "infovae" in methods:
-        configs += [("infovae", m, l1, l2) for m in infovae_mi for l1 in infovae_lambda1 for l2 in infovae_lambda2]
-    jobs, seen = [], set()
-    for method, mi, e1, e2 in configs:
-        key = (method, float(mi), float(e1), float(e2))
-        if key in seen:
-            continue
-        seen.add(key)
-        jobs.append(Job(method, float(mi), float(e1), float(e2), z_dim,
-                        run_directory(root, method, z_dim, mi, e1, e2)))
-    return jobs
+def connect(address=None, num_cpus=None, num_gpus=None, temp_dir=RAY_TEMP_DIR):
+    """Use a running Ray (already initialised in this process, `address`, or $RAY_ADDRESS), else start an
+    embedded local one without the dashboard. Returns True when this call started a local cluster."""
+    import ray
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return False
+    ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, _temp_dir=temp_dir,
+             log_to_driver=False, configure_logging=False)
+    return True
 
 
-def child_command(job, script_dir, epochs, device, extra_args=(), python=sys.executable):
-    """`python <script_dir>/<method>.py --z_dim .. --mi=.. --e1=.. --e2=.. --epochs .. --device ..`."""
-    return [python, os.path.join(script_dir, "%s.py" % job.method), "--z_dim", str(job.z_dim),
-            "--mi=%r" % job.mi, "--e1=%r" % job.e1, "--e2=%r" % job.e2, "--epochs", str(epochs),
-            "--device", str(device)] + list(extra_args)
+def _set_parent_death_signal():
+    """In the child: get SIGTERM when the trial's worker dies (Linux), and lead a new process group."""
+    os.setsid()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
-def device_slots(gpus, cpu_slots):
-    """One slot per free GPU (its index); without GPUs, `cpu_slots` slots named 'cpu'."""
-    return [str(g) for g in gpus] if gpus else ["cpu"] * max(1, int(cpu_slots))
-
-
-def default_cpu_slots(cores=None):
-    """One child per 2 cores (a child uses several threads; more children only contend), at least 1."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, cores // 2)
-
-
-class Scheduler:
-    """Run jobs as child processes, at most one per slot; `on_change(job)` is called when a job ends."""
-
-    def __init__(self, jobs, slots, make_command, env=None, poll_seconds=0.2, on_change=None):
-        self.jobs, self.slots, self.make_command = jobs, list(slots), make_command
-        self.env, self.poll_seconds, self.on_change = env, poll_seconds, on_change or (lambda job: None)
-        self.running = {}   # slot index -> (job, Popen, output file, start time)
-
-    def _start(self, slot, job):
-        os.makedirs(job.logdir, exist_ok=True)
-        command = self.make_command(job, self.slots[slot])
-        output = open(os.path.join(job.logdir, OUTPUT_FILE), "a")
-        output.write("# %s\n# %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(command)))
-        output.flush()
-        env = dict(os.environ if self.env is None else self.env)
-        if self.slots[slot] == "cpu" and len(self.slots) > 1:
-            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // len(self.slots))))
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        job.status = "running"
-        self.running[slot] = (job, process, output, time.monotonic())
-
-    def _reap(self):
-        for slot, (job, process, output, started) in list(self.running.items()):
-            code = process.poll()
-            if code is None:
-                continue
-            output.close()
-            job.returncode, job.seconds = code, time.monotonic() - started
-            job.status = "done" if code == 0 else "failed"
-            del self.running[slot]
-            self.on_change(job)
-
-    def run(self):
-        """Run every pending job; on KeyboardInterrupt stop the children this scheduler started."""
-        queue = [job for job in self.jobs if job.status == "pending"]
+def _stop_group(process, grace=30.0):
+    """SIGTERM the child's process group, SIGKILL it after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
-            while queue or self.running:
-                self._reap()
-                for slot in range(len(self.slots)):
-                    if queue and slot not in self.running:
-                        self._start(slot, queue.pop(0))
-                if self.running:
-                    time.sleep(self.poll_seconds)
-        except KeyboardInterrupt:
-            for job, process, output, _ in self.running.values():
-                process.terminate()
-            for job, process, output, _ in self.running.values():
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                output.close()
-                job.status = "interrupted"
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_child(command, run_dir, env):
+    """Run `command` (with a final `--device` value of 'gpu' replaced by this task's GPU) in its own process
+    group, output appended to <run_dir>/sweep_output.txt. Returns (exit code, seconds, device, node)."""
+    import ray
+    gpus = [str(int(g)) for g in ray.get_gpu_ids()]
+    device = gpus[0] if gpus else "cpu"
+    command = [device if (part == "gpu" and i > 0 and command[i - 1] == "--device") else part
+               for i, part in enumerate(command)]
+    child_env = dict(os.environ)
+    child_env.update(env)
+    if gpus:
+        child_env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    os.makedirs(run_dir, exist_ok=True)
+    started = time.monotonic()
+    with open(os.path.join(run_dir, OUTPUT_FILE), "a") as output:
+        output.write("# %s on %s, CUDA_VISIBLE_DEVICES=%s\n# %s\n" % (
+            time.strftime("%Y-%m-%d %H:%M:%S"), os.uname().nodename, child_env.get("CUDA_VISIBLE_DEVICES", ""),
+            " ".join(command)))
+        output.flush()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=child_env,
+                                   preexec_fn=_set_parent_death_signal)
+        try:
+            # poll, not wait(): ray.cancel raises KeyboardInterrupt only between Python bytecodes, never inside
+            # a blocking waitpid
+            while process.poll() is None:
+                time.sleep(0.2)
+            code = process.returncode
+        except BaseException:          # ray.cancel raises KeyboardInterrupt here: stop the whole group
+            _stop_group(process)
             raise
-        return self.jobs
+    return code, time.monotonic() - started, device, os.uname().nodename
 
 
-def summary_table(jobs):
-    """A plain-text table: configuration, status, minutes, train/test -ELBO and rate, train lambda1."""
-    header = ("method", "mi", "e1", "e2", "status", "min", "train -ELBO", "train rate", "test -ELBO",
-              "test rate", "train l1")
+def trial_resources(devices="auto", cpus_per_trial=2):
+    """Ray resources of one trial: a GPU (and 1 CPU) when the cluster has GPUs and `devices` is 'auto',
+    else `cpus_per_trial` CPUs."""
+    import ray
+    if devices == "auto" and ray.cluster_resources().get("GPU", 0) >= 1:
+        return {"num_gpus": 1, "num_cpus": 1}
+    return {"num_gpus": 0, "num_cpus": cpus_per_trial}
+
+
+def run_trials(trials, root, commands, resources, on_end=None, env=None, max_concurrent=None):
+    """Run the unfinished `trials` on Ray (one task each, resources as given). `commands[i]` is trial i's
+    command (its --device value 'gpu' is replaced in the task). `on_end(outcome)` is called as each ends.
+    Returns the Outcomes in the trials' order. Ctrl-C cancels the running tasks (their children are stopped)
+    and re-raises KeyboardInterrupt."""
+    import ray
+    from ray import cloudpickle
+    # ship this module's code with the task: Ray's workers need not find the repository on their path
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    remote = ray.remote(max_retries=0)(run_child)
+    outcomes = [Outcome(trial) for trial in trials]
+    for outcome in outcomes:
+        if outcome.trial.finished(root):
+            outcome.status = "finished-before"
+    queue = [i for i, o in enumerate(outcomes) if o.status == "pending"]
+    if resources.get("num_cpus", 0) == 0 and resources.get("num_gpus", 0) == 0:
+        raise ValueError("a trial needs some resource")
+    limit = max_concurrent or len(queue) or 1
+    running = {}
+    child_env = dict(env or {}, EXP_LOG_PATH=root)
+    if resources.get("num_gpus", 0) == 0:
+        child_env.setdefault("OMP_NUM_THREADS", str(int(resources["num_cpus"])))
+    try:
+        while queue or running:
+            while queue and len(running) < limit:
+                index = queue.pop(0)
+                trial = outcomes[index].trial
+                ref = remote.options(name=trial.name[-60:], **resources).remote(
+                    commands[index], os.path.join(root, trial.run_dir), child_env)
+                running[ref] = index
+                outcomes[index].status = "running"
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                outcome = outcomes[running.pop(ref)]
+                try:
+                    code, seconds, device, node = ray.get(ref)
+                    outcome.returncode, outcome.seconds, outcome.device, outcome.node = code, seconds, device, node
+                    outcome.status = "failed" if code else (
+                        "done" if outcome.trial.finished(root) else "stopped")   # e.g. a child's --max-steps
+                except (ray.exceptions.RayError, OSError) as error:
+                    outcome.status, outcome.returncode = "failed", -1
+                    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+                    outcome.error = lines[-1][:200] if lines else type(error).__name__
+                if on_end:
+                    on_end(outcome)
+    except KeyboardInterrupt:
+        for ref, index in running.items():
+            ray.cancel(ref)
+            outcomes[index].status = "interrupted"
+        deadline = time.monotonic() + 40
+        while running and time.monotonic() < deadline:
+            ready, _ = ray.wait(list(running), num_returns=len(running), timeout=1.0)
+            for ref in ready:
+                running.pop(ref)
+        raise
+    return outcomes
+
+
+def summary_table(outcomes, root, columns=()):
+    """A plain-text table: run directory, status, minutes, device, then the given result keys (label, key)."""
+    header = ("run", "status", "min", "device") + tuple(label for label, _ in columns)
     rows = []
-    for job in jobs:
-        ev = job.evaluation or {}
-
-        def get(key):
-            return "%.2f" % float(ev[key]) if key in ev else "-"
-
-        def neg_elbo(split):
-            keys = ("%s_nll" % split, "%s_elbo" % split)
-            return "%.2f" % (float(ev[keys[0]]) + float(ev[keys[1]])) if all(k in ev for k in keys) else "-"
-
-        status = job.status if job.returncode in (None, 0) else "%s (exit %d)" % (job.status, job.returncode)
-        rows.append((job.method, "%g" % job.mi, "%g" % job.e1, "%g" % job.e2, status,
-                     "%.1f" % (job.seconds / 60.0) if job.seconds else "-", neg_elbo("train"), get("train_elbo"),
-                     neg_elbo("test"), get("test_elbo"), get("train_l1")))
+    for outcome in outcomes:
+        results = outcome.trial.results(root) if outcome.status in ("done", "finished-before") else {}
+        status = outcome.status if outcome.returncode in (None, 0) else "%s (exit %d)" % (outcome.status,
+                                                                                           outcome.returncode)
+        cells = []
+        for _, key in columns:
+            value = key(results) if callable(key) else results.get(key)
+            cells.append("-" if value is None else "%.2f" % value)
+        rows.append((outcome.trial.run_dir, status, "%.1f" % (outcome.seconds / 60.0) if outcome.seconds else "-",
+                     outcome.device or "-") + tuple(cells))
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    lines = ["  ".join(str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
+                       for i, (cell, width) in enumerate(zip(row, widths))) for row in [header] + rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def python_executable():
+    return sys.executable
