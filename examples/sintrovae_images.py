@@ -191,7 +191,9 @@ class ImageRun:
             model.start_adversarial_phase()
         model.set_schedule_step(epoch)
 
-    def train(self, logger, scalars, stop_after):
+    def train(self, logger, scalars, stop_after, stop=None):
+        """Train to `--epochs`; False when stopped early by --stop-after or by `stop` (a GracefulStop: the
+        checkpoint is saved at the next iteration)."""
         from utils.image_data import epoch_batches, num_batches
         from utils.progress import format_postfix, progress_bar
         options = self.options
@@ -220,12 +222,18 @@ class ImageRun:
                 bar.set_postfix(format_postfix(values))
                 if options["checkpoint_every"] and (index + 1) % options["checkpoint_every"] == 0:
                     self.checkpoint.save()
+                if stop is not None and stop.requested and index + 1 < per_epoch:
+                    bar.close()
+                    self.checkpoint.save()
+                    return False
             bar.close()
             seconds = time.time() - started
             self.progress.assign([epoch + 1, 0])
             self.log_epoch(epoch, per_epoch - start_batch, seconds, logger, scalars)
             self.checkpoint.save()
             epochs_this_run += 1
+            if stop is not None and stop.requested:
+                return False
         return True
 
     def log_epoch(self, epoch, steps, seconds, logger, scalars):
@@ -461,10 +469,7 @@ def main(**options):
         from utils.image_metrics import InceptionFeatures
         InceptionFeatures(options["inception_graph"])
     from methods.resnet import IMAGE_CONFIGS
-    from utils.atomic import write_json_atomic
-    from utils.logger import TensorBoardScalars
     from utils.paths import obtain_log_path
-    import utils.logger as logger
 
     default_batch = IMAGE_CONFIGS[options["dataset"]].batch_size
     name = config_name(options["prior"], options["num_components"], options["learnable_weights"],
@@ -481,16 +486,34 @@ def main(**options):
     if options["run_eagerly"]:
         import tensorflow as tf
         tf.config.run_functions_eagerly(True)
+    from utils.image_data import load_image_data
+    from utils.run_guard import guarded_run
+    load_image_data(options["dataset"], options["subset"])  # missing data: one line, before the run folder exists
+    with guarded_run(run_dir) as stop:
+        train_and_evaluate(options, run_dir, name, eval_path, stop)
+
+
+def train_and_evaluate(options, run_dir, name, eval_path, stop):
+    from utils.atomic import write_json_atomic
+    from utils.logger import TensorBoardScalars, has_event_files
+    import utils.logger as logger
     run = ImageRun(options, run_dir)
     logger.reset()
-    logger.configure(run_dir, ["stdout", "log", "csv", "json"], append=run.resumed)
-    # epochs logged after the last checkpoint by an interrupted process are hidden from TensorBoard
-    scalars = TensorBoardScalars(os.path.join(run_dir, "tb"), restart_step=run.epoch if run.resumed else None)
+    # rows an interrupted process logged for epochs after its last checkpoint are dropped
+    logger.configure(run_dir, ["stdout", "log", "csv", "json"], append=run.resumed, step_key="epoch",
+                     resume_step=run.epoch - 1)
+    # and its TensorBoard events from those epochs (or all of them, killed before its first checkpoint) hidden
+    tb_dir = os.path.join(run_dir, "tb")
+    scalars = TensorBoardScalars(tb_dir, restart_step=run.epoch if has_event_files(tb_dir) else None)
     try:
         if run.resumed:
             logger.log("resumed from %s (epoch %d)" % (run.checkpoint.latest, run.epoch))
         started = time.time()
-        finished = run.train(logger, scalars, options["stop_after"])
+        finished = run.train(logger, scalars, options["stop_after"], stop=stop)
+        if stop.requested:
+            from utils.run_guard import stopped_message
+            logger.log(stopped_message(stop, run.checkpoint.directory, int(run.model.iteration.numpy())))
+            return
         if not finished:
             logger.log("stopped after %d epochs in this run; run the same command again to resume"
                        % options["stop_after"])
