@@ -151,10 +151,10 @@ def test_device_setup_refuses_a_gpu_tensorflow_cannot_use(monkeypatch):
 
 
 TF32_COMMANDS = [  # (command, arguments, the first function of the command's work after its set-up)
-    ("examples/lagvae.py", [], "utils.legacy_training:check_run_config"),
-    ("examples/infovae.py", [], "utils.legacy_training:check_run_config"),
+    ("examples/lagvae.py", [], "utils.data:load_mnist_arrays"),      # the data check before the run folder
+    ("examples/infovae.py", [], "utils.data:load_mnist_arrays"),
     ("examples/sintrovae_2d.py", [], "module:train_and_evaluate"),
-    ("examples/sintrovae_images.py", [], "module:ImageRun"),
+    ("examples/sintrovae_images.py", [], "utils.image_data:load_image_data"),
     ("examples/evaluate.py", ["RUN"], "module:evaluate_run"),
     ("bench/bench_lagvae.py", ["--worker", "ours"], "module:our_measurements"),    # TF32 off in each worker
     ("bench/bench_sintrovae_2d.py", [], "utils.toy_data:ToyData"),
