@@ -74,10 +74,15 @@ def ray_cluster():
     """One local Ray for the module: 2 CPUs, 2 logical GPUs, no dashboard, a short temporary folder."""
     import ray
     temp = "/tmp/rt%d" % os.getpid()
+    # a command run in this process with --device cpu hides the GPUs (CUDA_VISIBLE_DEVICES=-1): logical GPUs
+    # need them visible
+    hidden = os.environ.pop("CUDA_VISIBLE_DEVICES", None)
     context = ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False,
                        configure_logging=False)
     yield context.address_info["gcs_address"]
     ray.shutdown()
+    if hidden is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = hidden
 
 
 @pytest.fixture
