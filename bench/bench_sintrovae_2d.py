@@ -1,10 +1,11 @@
 """Speed of the 2D S-IntroVAE: adversarial-phase iterations/s with MoG(64), MC 100, batch 512 (LC, IP, SWG,
-clipping: the paper's configuration) and the time of one full spec-2.4 evaluation (1024^2 grid, MC 100).
+clipping: the paper's configuration) and the time of one full evaluation (1024^2 grid, MC 100).
 
     python bench/bench_sintrovae_2d.py [--iterations 40] [--no-eval] [--no-xla]
 
-The authors' PyTorch code does ~2.3 adversarial it/s on the 2-core benchmark machine (spec 5.2, 2 threads,
-loaded). Prints wall-clock and process-CPU figures and the 1-minute load average, since the machine is shared.
+The authors' PyTorch code does ~2.3 adversarial it/s on the 2-core benchmark machine (measured outside
+this repository, 2 threads, loaded). Prints wall-clock and process-CPU figures and the 1-minute load
+average, since the machine is shared.
 """
 import os
 import sys

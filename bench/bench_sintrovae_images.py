@@ -5,9 +5,10 @@ CIFAR-10 shape (batch 32, z 128), on random images in [0, 1].
     python bench/bench_sintrovae_images.py [--shape mnist|cifar10|both] [--iterations 3] [--xla]
 
 The authors' PyTorch model does ~15 s/iteration (MNIST shape) and ~10 s/iteration (CIFAR shape) on the
-2-core benchmark machine (spec 5.4). Also prints the convolution/matmul FLOPs of one iteration (TF profiler
-on the forward networks; backward counted as 2x forward) and what a full 220-epoch run would take here and,
-as an ESTIMATE from FLOPs only, on one modern GPU at an assumed sustained throughput.
+2-core benchmark machine (measured outside this repository). Also prints the convolution/matmul FLOPs of
+one iteration (TF profiler on the forward networks; backward counted as 2x forward) and what a full
+220-epoch run would take here and, as an ESTIMATE from FLOPs only, on one modern GPU at an assumed
+sustained throughput.
 """
 import os
 import sys
@@ -19,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import click  # noqa: E402
 
 TRAIN_IMAGES = {"mnist": 60000, "cifar10": 50000}
-# Network passes per adversarial iteration (spec 1.4-1.5): E-step 3 encoder + 4 decoder forwards,
+# Network passes per adversarial iteration (T2:206-346): E-step 3 encoder + 4 decoder forwards,
 # D-step 2 encoder + 4 decoder forwards; each pass is on a gradient path (backward ~ 2x forward).
 ENCODER_PASSES, DECODER_PASSES, FORWARD_BACKWARD = 5, 8, 3.0
 

@@ -1,4 +1,4 @@
-"""Soft-IntroVAE with a learned prior on images: MNIST, Fashion-MNIST, CIFAR-10 (spec sintrovae_prior.md 3).
+"""Soft-IntroVAE with a learned prior on images: MNIST, Fashion-MNIST, CIFAR-10 (athaioan/intro_prior images/).
 
     python examples/sintrovae_images.py --dataset mnist --prior vamp --num-components 10 \\
         --learnable-weights --intro-prior --sampling-with-grad --responsibility-weight 10
@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
-LR_MILESTONES = (350,)  # MultiStepLR(milestones=(350,)) per epoch: never reached in 220 epochs (spec 1.10)
+LR_MILESTONES = (350,)  # MultiStepLR(milestones=(350,)) per epoch: never reached in 220 epochs (TI)
 
 
 def config_name(prior, num_components, learnable_weights, intro_prior, sampling_with_grad, responsibility_weight,
@@ -66,7 +66,7 @@ def write_png_atomic(path, grid):
 
 def reset_adam(optimizer):
     """Re-create an Adam (moments and step counter zero), as the authors' `optimizer_p` re-creation at
-    epoch max(num_vae - mog_warmup, 0) when intro_prior (`TI:153-166`, images only, spec 1.2 step 3)."""
+    epoch max(num_vae - mog_warmup, 0) when intro_prior (`TI:153-166`, images only)."""
     import tensorflow as tf
     for variable in optimizer.variables:
         if "learning_rate" not in variable.path:
@@ -120,7 +120,7 @@ class ImageRun:
         return int(self.progress.numpy()[0])
 
     def epoch_start_events(self, epoch):
-        """The authors' one-time events at the start of an epoch (spec 1.2, `TI:136-166`)."""
+        """The authors' one-time events at the start of an epoch (`TI:136-166`)."""
         options, model = self.options, self.model
         warmup, mog_warmup = options["warmup_epochs"], options["mog_warmup"]
         if (options["prior"] == "vamp" and epoch == warmup - mog_warmup and options["epochs"] > warmup
@@ -203,8 +203,20 @@ class ImageRun:
         return self.model.decoder(mu + tf.exp(0.5 * logvar) * eps, training=True)
 
 
+def generated_images(model, count, batch_size):
+    """`count` decoded prior samples, `batch_size` at a time, with new components and noise for every batch, as
+    `sample_noise` in `get_activations_generate` (athaioan/intro_prior images/metrics/fid_score.py)."""
+    import tensorflow as tf
+    batches = []
+    for index, start in enumerate(range(0, count, batch_size)):
+        size = min(batch_size, count - start)
+        batches.append(np.asarray(model.sample(size, seed=tf.constant([[index, 3], [index, 4]], tf.int64))))
+    return np.concatenate(batches)
+
+
 def evaluate(run, options):
-    """The metrics of spec 3.4 that run without the Inception weights, plus FID when they are given."""
+    """The authors' image metrics (images/metrics/) that run without the Inception weights, plus FID when
+    they are given."""
     import tensorflow as tf
 
     from methods.feature_classifier import (classifier_accuracy, classifier_features,
@@ -232,7 +244,7 @@ def evaluate(run, options):
     results.update(latent_classification_accuracy(sampled_codes(data.train_images), data.train_labels,
                                                   sampled_codes(data.test_images), data.test_labels))
     # test ELBO (Gaussian decoder of unit variance: RE = sum 0.5 (x^ - x)^2 + 0.5 log 2pi, KL by MC) and
-    # assignment entropy (-negH averaged over test batches, weights B*MC; spec 1.8, 3.4)
+    # assignment entropy (-negH averaged over test batches, weights B*MC; `kl_soft_assignments`)
     prior_params = run.prior.params(encoder, training=False)
     totals = {"rec": 0.0, "kl": 0.0, "entropy": 0.0}
     dims = float(np.prod(data.test_images.shape[1:]))
@@ -252,15 +264,14 @@ def evaluate(run, options):
     results.update(test_rec=totals["rec"] / count, test_kl=totals["kl"] / count,
                    test_elbo=-(totals["rec"] + totals["kl"]) / count, assignment_entropy=totals["entropy"] / count,
                    inactive_modes=int(run.prior.inactive_modes().numpy()))
-    # generated and reconstructed images in train mode, as the authors' FID (spec 3.4)
+    # generated and reconstructed images in train mode, as the authors' FID (`get_activations_generate`)
     n = min(options["eval_samples"], len(data.train_images))
     real = data.train_images[np.random.default_rng(options["seed"]).permutation(len(data.train_images))[:n]]
-    fakes, recs = [], []
+    fakes = quantize_generated(generated_images(model, n, batch_size))
+    recs = []
     for index, start in enumerate(range(0, n, batch_size)):
-        size = min(batch_size, n - start)
-        fakes.append(np.asarray(model.sample(size, seed=tf.constant([[index, 3], [index, 4]], tf.int64))))
-        recs.append(np.asarray(run.reconstruct(real[start:start + size], seed=10 ** 6 + index)))
-    fakes, recs = quantize_generated(np.concatenate(fakes)), quantize_generated(np.concatenate(recs))
+        recs.append(np.asarray(run.reconstruct(real[start:start + batch_size], seed=10 ** 6 + index)))
+    recs = quantize_generated(np.concatenate(recs))
     # FD-LeNet: a Frechet distance on the features of a small classifier trained here (never called FID)
     cache = os.path.join(exp_log_path(), "sintrovae_images", "feature_classifiers")
     lenet = load_or_train_feature_classifier(options["dataset"], data.train_images, data.train_labels, cache)

@@ -1,4 +1,5 @@
-"""Latent priors of Soft-IntroVAE with a learned prior (spec sintrovae_prior.md, section 1.1, 1.6-1.8).
+"""Latent priors of Soft-IntroVAE with a learned prior (the authors' `VampPrior`,
+`MoGPrior`, `Prior` in M2 / MI and the losses of L2 / LI; file short names in methods/sintrovae.py).
 
 API (stable; used by the 2D benchmark and by the image experiments):
 
@@ -12,10 +13,10 @@ API (stable; used by the 2D benchmark and by the image experiments):
   - `sample(n, encoder, seed, with_grad)`, `vamp_to_mog(encoder)`, `freeze_clipping_bounds()`,
     `inactive_modes(encoder)`, `refresh()` (re-read the kind/clipping flags after a checkpoint restore).
 * Free functions on tensors: `log_normal_diag`, `component_log_densities`, `mixture_log_density`,
-  `kl_monte_carlo`, `responsibility_neg_entropy`, `soft_clip_logvar`, `softplus_beta`, `mog_logvar`,
+  `kl_monte_carlo`, `responsibility_neg_entropy`, `soft_clip_logvar`, `softplus_beta`, `hardtanh01`, `mog_logvar`,
   `inactive_mode_count`.
 
-Densities drop the -0.5 log(2 pi) constant (authors' `log_Normal_diag`, spec 1.6); it cancels in every KL.
+Densities drop the -0.5 log(2 pi) constant (authors' `log_Normal_diag`); it cancels in every KL.
 """
 import math
 
@@ -39,7 +40,8 @@ def component_log_densities(z, means, logvars, log_weights):
     """`log w_k + sum_l logN(z_nl; m_kl, s_kl)` for all n, k as ONE matmul: shape (N, K).
 
     sum_l P_kl (z_l - m_kl)^2 = [z^2, z, 1] @ [P; -2 m P; sum_l m^2 P]^T with P = exp(-s): the N x K x L cost
-    of the mixture density becomes an (N, 2L+1) x (2L+1, K) product (spec 1.6: MC x B x K log-densities).
+    of the mixture density becomes an (N, 2L+1) x (2L+1, K) product (the MC x B x K log-densities of
+    `kl_loss_stochastic`).
     """
     precision = tf.exp(-logvars)                                            # (K, L)
     weights = tf.concat([-0.5 * tf.transpose(precision),
@@ -56,17 +58,18 @@ def mixture_log_density(z, means, logvars, log_weights):
 
 
 def reparameterised_samples(mu, logvar, eps):
-    """Rows m*B+i: mu_i + exp(logvar_i/2) * eps_{m*B+i} (torch `.repeat(MC, 1)` order, spec 1.6)."""
+    """Rows m*B+i: mu_i + exp(logvar_i/2) * eps_{m*B+i} (torch `.repeat(MC, 1)` order of `kl_loss_stochastic`)."""
     mc = tf.shape(eps)[0] // tf.shape(mu)[0]
     return tf.tile(mu, [mc, 1]) + tf.exp(0.5 * tf.tile(logvar, [mc, 1])) * eps
 
 
 def kl_monte_carlo(mu, logvar, prior_params, mc, eps=None, z_s=None, seed=None, q_logvar=None):
-    """Per-sample MC estimate of KL(q(z|x_i) || p) (authors' `kl_loss_stochastic`, spec 1.6).
+    """Per-sample MC estimate of KL(q(z|x_i) || p) (authors' `kl_loss_stochastic`, L2 / LI).
 
     z_s = tile(mu, MC) + exp(tile(lv, MC)/2) * eps (row m*B+i), KL_i = mean_m [log q(z_s) - log p(z_s)].
     `eps` (MC*B, L) or `z_s` may be given; otherwise eps ~ N(0, I) from the stateless `seed`.
-    `q_logvar` (default `logvar`) is the log-variance used inside log q (the evaluation clamps it, spec 2.4).
+    `q_logvar` (default `logvar`) is the log-variance used inside log q (the 2D evaluation clamps it,
+    `calculate_elbo_with_grid`).
     Returns (kl of shape (B,), z_s).
     """
     batch = tf.shape(mu)[0]
@@ -81,7 +84,7 @@ def kl_monte_carlo(mu, logvar, prior_params, mc, eps=None, z_s=None, seed=None, 
 
 
 def responsibility_neg_entropy(z_s, prior_params):
-    """Negative entropy of the batch-averaged responsibilities (authors' `kl_soft_assignments`, spec 1.8).
+    """Negative entropy of the batch-averaged responsibilities (authors' `kl_soft_assignments`).
 
     gamma[j, k] = softmax_k(log w_k + log N(z_j; m_k, s_k)); pibar_k = mean_j gamma[j, k];
     negH = sum_k pibar_k log(pibar_k + 1e-8), divided by log K only when log K > 1 (K >= 3; T2:260-266).
@@ -96,7 +99,8 @@ def responsibility_neg_entropy(z_s, prior_params):
 
 
 def softplus_beta(x, beta):
-    """sp_b(x) = softplus(beta x) / beta (spec 1.7; the torch threshold-20 `where` differs by < 3e-9)."""
+    """sp_b(x) = softplus(beta x) / beta (M2 `softplus_beta`; the torch threshold-20 `where` differs by
+    < 3e-9)."""
     return tf.nn.softplus(beta * x) / beta
 
 
@@ -108,6 +112,17 @@ def soft_clip_logvar(logvar, clip_min, clip_max):
     beta = 10.0 / (tf.abs(clip_max - clip_min) + 1e-8)
     clipped = logvar - softplus_beta(logvar - clip_max, beta) + softplus_beta(clip_min - logvar, beta)
     return tf.where(tf.equal(clip_min, clip_max), clip_max + tf.zeros_like(logvar), clipped)
+
+
+def hardtanh01(x):
+    """torch `nn.Hardtanh(0, 1)`: clip to [0, 1] with zero gradient where x <= 0 or x >= 1.
+
+    The authors' image VampPrior puts it on the pseudo-inputs (`VampPrior.means` in athaioan/intro_prior
+    images/models/models_build.py). torch's backward passes the gradient only strictly inside (0, 1);
+    `tf.clip_by_value` also passes it at exactly 0 and 1, where pseudo-inputs taken from MNIST mostly sit.
+    """
+    inside = tf.logical_and(x > 0.0, x < 1.0)
+    return tf.where(inside, x, tf.stop_gradient(tf.clip_by_value(x, 0.0, 1.0)))
 
 
 def mog_logvar(means, logvars, log_weights):
@@ -135,7 +150,7 @@ def split_moments(encoder_output):
 # The prior layer
 
 class LatentPrior(keras.layers.Layer):
-    """N(0, I), a MoG or a VampPrior with K components (spec 1.1), the conversion and the clipping state.
+    """N(0, I), a MoG or a VampPrior with K components (M2:28-162), the conversion and the clipping state.
 
     Variables: `means`, `logvars` (K, L) of the MoG; `pseudo_inputs` (K, prod(data_shape)) of the VampPrior;
     `logits` (K,) zeros, trainable iff `learnable_contributions` (LC); `clip_min`, `clip_max` (L,);
@@ -201,7 +216,7 @@ class LatentPrior(keras.layers.Layer):
         """The pseudo-inputs as a batch of data points (images: Hardtanh(0,1) then reshape, MI:43-44,512)."""
         u = self.pseudo_inputs
         if self.pseudo_input_activation == "hardtanh":
-            u = tf.clip_by_value(u, 0.0, 1.0)
+            u = hardtanh01(u)
         return tf.reshape(u, (self.num_components,) + self.data_shape)
 
     def init_from_data(self, encoder, x):
@@ -252,7 +267,7 @@ class LatentPrior(keras.layers.Layer):
         """(means, logvars, log_weights) of the current components (`get_prior_params`, M2:319-342).
 
         VampPrior: E(U) through the current encoder (gradients reach U and the encoder). MoG: the variables,
-        log-variances soft-clipped when clipping is active (spec 1.7).
+        log-variances soft-clipped when clipping is active (`soft_clip_logvar`).
         """
         log_weights = tf.nn.log_softmax(self.logits)
         if self.kind == "imposed":

@@ -1,8 +1,9 @@
-"""The Soft-IntroVAE residual encoder / decoder for images (spec sintrovae_prior.md section 3.2).
+"""The Soft-IntroVAE residual encoder / decoder for images (`Encoder`, `Decoder`, `ResidualBlock`).
 
-Same architecture as `SI:soft_intro_vae/train_soft_intro_vae.py` (ResidualBlock, Encoder, Decoder) and
-`IP:images/models/models_build.py:168-318`, written NHWC. PyTorch-equivalent defaults (spec 1.12):
-conv / linear weights and biases ~ U(+-1/sqrt(fan_in)), BatchNorm(momentum=0.9, epsilon=1e-5).
+Same architecture as taldatech/soft-intro-vae-pytorch `soft_intro_vae/train_soft_intro_vae.py` (ResidualBlock,
+Encoder, Decoder) and athaioan/intro_prior `images/models/models_build.py:168-318`, written NHWC.
+PyTorch-equivalent defaults: conv / linear weights and biases ~ U(+-1/sqrt(fan_in)),
+BatchNorm(momentum=0.9, epsilon=1e-5).
 The flatten before the encoder's linear layer reads NHWC order instead of torch's NCHW order: a fixed
 permutation of that layer's inputs, the same model family and the same initial distribution.
 """
@@ -19,7 +20,7 @@ BN_EPSILON = 1e-5
 ImageConfig = collections.namedtuple(
     "ImageConfig", "image_shape channels zdim batch_size beta_rec beta_kl beta_neg")
 
-# Spec 3.2 table (`CI:19-59`, `IP:images/dataset/dataset.py:14-52`).
+# athaioan/intro_prior `images/utils/configs.py:19-59`, `images/dataset/dataset.py:14-52`.
 IMAGE_CONFIGS = {
     "mnist": ImageConfig((28, 28, 1), (64, 128), 32, 128, 1.0, 1.0, 128.0),
     "fashion_mnist": ImageConfig((28, 28, 1), (64, 128), 32, 128, 1.0, 1.0, 256.0),
@@ -82,6 +83,18 @@ class ResidualBlock(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.out_channels,)
 
 
+def track_blocks(model, blocks):
+    """Attach each block as an attribute `block<i>` and return them as a tuple.
+
+    Keras tracks a Python list of layers for `model.weights`, but `tf.train.Checkpoint` does not follow it:
+    the blocks' BatchNorm moving statistics (non-trainable, so not reached through the optimizers either)
+    were missing from the run checkpoints. Named attributes are followed by both.
+    """
+    for index, block in enumerate(blocks):
+        setattr(model, "block%d" % index, block)
+    return tuple(blocks)
+
+
 def conv_output_shape(image_shape, channels):
     """The encoder's last feature-map shape (H, W, C), e.g. (7, 7, 128) for 28x28 and (4, 4, 256) for 32x32."""
     height, width, _ = image_shape
@@ -102,10 +115,11 @@ class ResNetEncoder(keras.Model):
         cc = channels[0]
         self.stem_conv = torch_conv(image_shape[-1], cc, 5, False, "stem_conv")
         self.stem_bn = torch_batch_norm("stem_bn")
-        self.blocks = []
+        blocks = []
         for ch in channels[1:]:
-            self.blocks.append(ResidualBlock(cc, ch, name="res_%d_%d" % (cc, ch)))
+            blocks.append(ResidualBlock(cc, ch, name="res_%d_%d" % (cc, ch)))
             cc = ch
+        self.blocks = track_blocks(self, blocks)
         self.final_block = ResidualBlock(cc, cc, name="res_final")
         self.pool = keras.layers.AveragePooling2D(2)
         height, width, depth = conv_output_shape(image_shape, channels)
@@ -131,10 +145,11 @@ class ResNetDecoder(keras.Model):
         self.feature_shape = conv_output_shape(image_shape, channels)
         self.fc = torch_dense(zdim, int(math.prod(self.feature_shape)), "fc")
         cc = channels[-1]
-        self.blocks = []
+        blocks = []
         for ch in reversed(channels):
-            self.blocks.append(ResidualBlock(cc, ch, name="res_%d_%d" % (cc, ch)))
+            blocks.append(ResidualBlock(cc, ch, name="res_%d_%d" % (cc, ch)))
             cc = ch
+        self.blocks = track_blocks(self, blocks)
         self.final_block = ResidualBlock(cc, cc, name="res_final")
         self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
         self.predict_conv = torch_conv(cc, image_shape[-1], 5, True, "predict")

@@ -1,12 +1,16 @@
 """Soft-IntroVAE with a learned prior (Athanasiadis, Lindsten, Felsberg, TMLR 2025): the training steps.
 
-Spec: /work/shared/specs/sintrovae_prior.md sections 1.2-1.5 and 1.10 (authors' T2 / TI scripts).
+Matches the authors' code, athaioan/intro_prior at c5f1e3b (line numbers at that commit). Short names:
+T2 = 2D/train_scripts/prior_decoder_cooperation_target_prior_variance_clipping_entropy_encoder_assignment.py,
+TI = the file of the same name in images/train_scripts/, M2 / MI = 2D|images/models/models_build.py,
+L2 / LI = 2D|images/utils/losses.py, C2 / CI = 2D|images/utils/configs.py, R2 = 2D/utils/results.py;
+SI = soft_intro_vae/train_soft_intro_vae.py of taldatech/soft-intro-vae-pytorch.
 
 API (stable; data-agnostic -- the 2D benchmark and the image experiments both use it):
 
     model = SoftIntroVAE(encoder, decoder, prior, scale=0.5, beta_rec=0.2, beta_kl=0.3, beta_neg=0.9, ...)
     model.initialise(x_batch)          # builds the networks, the 'data' prior init, the three Adams
-    for it in range(num_iter):         # the command owns the phase schedule (spec 1.2):
+    for it in range(num_iter):         # the command owns the phase schedule (T2:135-151):
         if it == num_vae - mog_warmup: model.convert_vamp_to_mog()     # also resets all three Adams
         if it == num_vae:              model.start_adversarial_phase()  # freezes the clipping bounds
         model.set_schedule_step(it)    # MultiStepLR: lr = base * lr_gamma ** #(milestones <= step)
@@ -49,7 +53,7 @@ def squared_error_sum(prediction, target):
 
 
 def multistep_factor(step, milestones, gamma=0.1):
-    """torch MultiStepLR after `step` scheduler steps: gamma ** #(milestones <= step) (spec 1.10)."""
+    """torch MultiStepLR after `step` scheduler steps: gamma ** #(milestones <= step) (T2:374-377)."""
     return float(gamma) ** sum(1 for milestone in milestones if step >= milestone)
 
 
@@ -75,7 +79,7 @@ class TorchAdam(keras.optimizers.Adam):
 
 
 def _make_adam(learning_rate):
-    """torch Adam defaults: betas 0.9/0.999, eps 1e-8 (Keras' default eps is 1e-7; spec 1.10)."""
+    """torch Adam defaults: betas 0.9/0.999, eps 1e-8 (Keras' default eps is 1e-7)."""
     return TorchAdam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
 
 
@@ -86,7 +90,7 @@ def _apply(optimizer, grads, variables):
 
 
 class SoftIntroVAE(keras.Model):
-    """Encoder, decoder and prior as three players with separate Adams (spec 1.3-1.5, 1.10)."""
+    """Encoder, decoder and prior as three players with separate Adams (T2:120-377, TI:130-592)."""
 
     def __init__(self, encoder, decoder, prior, scale, beta_rec, beta_kl, beta_neg, mc=100, alpha=2.0,
                  gamma=1.0, gamma_r=1e-8, intro_prior=True, sampling_with_grad=None, clip_logvar=True,
@@ -122,7 +126,7 @@ class SoftIntroVAE(keras.Model):
 
     # -- set-up and state -----------------------------------------------------------------------------------
     def initialise(self, x):
-        """Build the networks and Adams on one batch and apply the prior's 'data' init (spec 1.1).
+        """Build the networks and Adams on one batch and apply the prior's 'data' init (M2:50-75, M2:111-116).
 
         `x` must be shuffled: the first K points become the pseudo-inputs (or, for a direct MoG, E(x[:K])).
         """
@@ -158,7 +162,7 @@ class SoftIntroVAE(keras.Model):
                     variable.assign(tf.zeros(variable.shape, variable.dtype))
 
     def set_schedule_step(self, step):
-        """Learning rates of MultiStepLR(lr_milestones, lr_gamma) after `step` scheduler steps (spec 1.10).
+        """Learning rates of MultiStepLR(lr_milestones, lr_gamma) after `step` scheduler steps (T2:374-377, TI:589-592).
 
         2D steps per iteration, images per epoch. The authors shift the milestones by -it when they
         re-create the schedulers at the conversion, so the decay stays at the same absolute step: here the
@@ -170,12 +174,12 @@ class SoftIntroVAE(keras.Model):
         self.optimizer_p.learning_rate = self.base_prior_learning_rate * factor
 
     def convert_vamp_to_mog(self):
-        """`vamp_to_mog` (spec 1.2 step 2) plus the authors' re-creation of all three Adams."""
+        """`vamp_to_mog` (T2:135-144) plus the authors' re-creation of all three Adams."""
         self.prior.vamp_to_mog(self.encoder)
         self.reset_optimizers()
 
     def start_adversarial_phase(self):
-        """it == num_vae (spec 1.2 step 4): freeze the clipping bounds when the prior is learned (IP) and
+        """it == num_vae (T2:147-151): freeze the clipping bounds when the prior is learned (IP) and
         clip_logvar, then switch train_iteration to the S-IntroVAE steps."""
         if not self.prior.is_imposed and self.intro_prior and self.clip_logvar:
             self.prior.freeze_clipping_bounds()
@@ -218,7 +222,7 @@ class SoftIntroVAE(keras.Model):
     def _prior_trainable(self):
         return self.prior.parameter_variables() if self.intro_prior else []
 
-    # -- VAE warm-up (spec 1.3) -----------------------------------------------------------------------------
+    # -- VAE warm-up (T2:158-199) -----------------------------------------------------------------------------
     def _warmup_step(self, x, seeds):
         """loss = beta_rec RE + beta_kl KL_MC (no scale factor); Adam steps on E, D and P (if not imposed)."""
         encoder_vars = self.encoder.trainable_variables
@@ -241,9 +245,9 @@ class SoftIntroVAE(keras.Model):
             self.trackers[name].update_state(value)
         return values
 
-    # -- S-IntroVAE iteration (spec 1.4 + 1.5) ----------------------------------------------------------------
+    # -- S-IntroVAE iteration (T2:206-346) ----------------------------------------------------------------
     def encoder_loss(self, x, seeds):
-        """lossE of spec 1.4 (T2:206-279). Returns (lossE, terms dict, (mu, logvar, z) of the real data)."""
+        """lossE (T2:206-279). Returns (lossE, terms dict, (mu, logvar, z) of the real data)."""
         s = self.scale
         batch = tf.shape(x)[0]
         prior_params = self.prior.params(self.encoder)
@@ -282,7 +286,7 @@ class SoftIntroVAE(keras.Model):
         return loss, terms, (mu, logvar, z)
 
     def decoder_loss(self, x, real_latents, seeds):
-        """lossD of spec 1.5 (T2:298-346); `real_latents` = (mu, logvar, z) from the encoder step."""
+        """lossD (T2:298-346); `real_latents` = (mu, logvar, z) from the encoder step."""
         s = self.scale
         batch = tf.shape(x)[0]
         mu, logvar, z = (tf.stop_gradient(t) for t in real_latents)
@@ -369,13 +373,18 @@ class SoftIntroVAE(keras.Model):
         return self.decoder(mu, training=training)
 
     def sample(self, n, seed=None):
-        """n decoded prior samples x = D(z), z ~ p (clipped prior when clipping is active)."""
-        seeds = self.rng.make_seeds(2) if seed is None else seed
-        z, _ = self.prior.sample(n, self.prior.params(self.encoder), tf.transpose(seeds))
+        """n decoded prior samples x = D(z), z ~ p (clipped prior when clipping is active).
+
+        `seed`: a stateless seed pair per row, shape (2, 2): row 0 draws the components, row 1 the Gaussian
+        noise (`LatentPrior.sample`); None draws both from the model's generator. Callers that generate a set
+        in batches give every batch its own rows, or the batches repeat the same noise.
+        """
+        seeds = tf.transpose(self.rng.make_seeds(2)) if seed is None else seed
+        z, _ = self.prior.sample(n, self.prior.params(self.encoder), seeds)
         return self.decoder(z, training=True)
 
     def point_loss(self, x, eps, logvar_floor=-80.0):
-        """Per-point L(x) = KL_MC + RE with beta's 1 (authors' `calculate_elbo_with_grid`, spec 2.4).
+        """Per-point L(x) = KL_MC + RE with beta's 1 (authors' `calculate_elbo_with_grid`, R2).
 
         xr = D(mu) (deterministic), RE = sum_d (xr - x)^2; z_s = mu + exp(lv/2) eps with ONE fixed eps
         matrix (MC, L) shared by all points (row m*B+i uses eps[m]); lv clamped >= -80 inside log q only.

@@ -173,3 +173,15 @@ def test_imposed_prior_is_standard_normal():
     assert prior.parameter_variables() == []
     with pytest.raises(ValueError):
         LatentPrior("gmm", 2)
+
+
+def test_pseudo_input_clipping_has_torch_hardtanh_gradient():
+    """torch Hardtanh(0, 1) backward: gradient 1 strictly inside (0, 1), 0 where x <= 0 or x >= 1."""
+    prior = LatentPrior("vamp", 2, 1, data_shape=(5,), pseudo_input_activation="hardtanh")
+    prior.pseudo_inputs.assign([[0.0, 0.5, 1.0, -0.1, 1.1]])
+    weights = tf.constant([[1.0, 2.0, 3.0, 4.0, 5.0]])
+    with tf.GradientTape() as tape:
+        batch = prior.pseudo_input_batch()
+        loss = tf.reduce_sum(weights * batch)
+    np.testing.assert_array_equal(batch.numpy(), [[0.0, 0.5, 1.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(tape.gradient(loss, prior.pseudo_inputs).numpy(), [[0.0, 2.0, 0.0, 0.0, 0.0]])

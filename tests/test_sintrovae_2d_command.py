@@ -73,3 +73,28 @@ def test_both_commands_accept_both_names_of_the_learnable_weights_flag(args, lea
                                    (images_main, "learnable_weights", False)):
         context = command.make_context("command", list(args), resilient_parsing=True)
         assert context.params[name] is (default if learnable is None else learnable)
+
+
+def test_the_vae_baseline_uses_the_authors_vae_betas_by_default(tmp_path):
+    """athaioan/intro_prior 2D/utils/configs.py `get_config`: model 'VAE' (num_vae = num_iter) has its own
+    beta_rec / beta_kl per data set; 'sIntroVAE' has the S-IntroVAE ones. Explicit flags always win."""
+    from examples.sintrovae_2d import resolve_betas
+    vae = {"8Gaussian": (0.8, 0.05), "spiral": (1.0, 0.05), "checkerboard": (0.8, 0.1), "rings": (0.8, 0.05)}
+    sintrovae = {"8Gaussian": (0.2, 0.3, 0.9), "spiral": (0.2, 0.5, 1.0), "checkerboard": (0.2, 0.1, 0.2),
+                 "rings": (0.2, 0.2, 1.0)}
+    for dataset in vae:
+        assert resolve_betas(dataset, 30000, 2000) == sintrovae[dataset]
+        assert resolve_betas(dataset, 30000, 30000)[:2] == vae[dataset]
+        assert resolve_betas(dataset, 100, 500)[:2] == vae[dataset]
+    assert resolve_betas("rings", 30000, 30000, beta_rec=0.3) == (0.3, 0.05, 1.0)
+    assert resolve_betas("rings", 30000, 2000, beta_kl=0.7, beta_neg=2.0) == (0.2, 0.7, 2.0)
+    # the command resolves them the same way: the run folder of the VAE baseline names the VAE betas (a finished
+    # run there is recognised, so nothing is trained)
+    run_dir = tmp_path / "sintrovae2d/spiral/vae_vamp4_lc1_ip1_swg1_clip1_r0_b1-0.05-1_it10_vae10/seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "eval.json").write_text("{}")
+    result = CliRunner().invoke(main, ["--dataset", "spiral", "--iterations", "10", "--warmup", "10",
+                                       "--num-components", "4", "--batch-size", "16", "--eval-grid", "8",
+                                       "--eval-mc", "2", "--no-xla", "--device", "cpu"],
+                                env={"EXP_LOG_PATH": str(tmp_path)})
+    assert result.exit_code == 0 and "is finished" in result.output and str(run_dir) in result.output

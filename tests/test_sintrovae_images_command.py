@@ -84,3 +84,31 @@ def test_bad_flags_are_one_line_errors(tmp_path, shared_data_prefix):
     assert result.returncode == 2 and "inception-2015-12-05.tgz" in result.stderr.strip().splitlines()[-1]
     result = _run(["--dataset", "svhn"], shared_data_prefix, str(tmp_path))
     assert result.returncode == 2 and "Invalid value for '--dataset'" in result.stderr
+
+
+RESUME_FLAGS = ["--dataset", "mnist", "--subset", "64", "--epochs", "1", "--warmup-epochs", "1", "--mog-warmup", "0",
+                "--max-steps-per-epoch", "2", "--batch-size", "8", "--mc", "2", "--num-components", "3",
+                "--eval-samples", "16", "--device", "cpu", "--run-eagerly"]
+RESUME_RUN = os.path.join("sintrovae_images", "mnist", "vamp3_lc0_ip0_swg0_r0_mc2_warm1_mogwarm0_bs8_subset64_steps2",
+                          "seed0")
+
+
+@pytest.mark.slow
+def test_a_run_resumed_just_before_evaluation_writes_the_same_eval_json(tmp_path, shared_data_prefix):
+    """A process killed after its last checkpoint and before eval.json is rerun: it restores the final
+    checkpoint (BatchNorm moving statistics of every residual block included) and evaluates the same model."""
+    logs = str(tmp_path)
+    eval_path = os.path.join(logs, RESUME_RUN, "eval.json")
+    first = _run(RESUME_FLAGS, shared_data_prefix, logs)
+    assert first.returncode == 0, first.stderr[-3000:]
+    with open(eval_path) as stream:
+        uninterrupted = json.load(stream)
+    os.remove(eval_path)  # the state of a run killed between its last checkpoint and its evaluation
+    second = _run(RESUME_FLAGS, shared_data_prefix, logs)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed from" in second.stdout
+    with open(eval_path) as stream:
+        resumed = json.load(stream)
+    for results in (uninterrupted, resumed):
+        results.pop("train_seconds_last_run")
+    assert resumed == uninterrupted

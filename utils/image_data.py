@@ -1,4 +1,4 @@
-"""Image data for Soft-IntroVAE (spec sintrovae_prior.md section 3.1): MNIST, Fashion-MNIST, CIFAR-10.
+"""Image data for Soft-IntroVAE (athaioan/intro_prior images/dataset/dataset.py): MNIST, Fashion-MNIST, CIFAR-10.
 
 As torchvision's `ToTensor()` gives them: pixels in [0, 1], no normalisation, no augmentation, no
 binarisation; arrays NHWC float32. Train split for training, test split for the ELBO / classification.

@@ -1,13 +1,15 @@
-"""Image metrics of spec sintrovae_prior.md section 3.4, usable with any generator (arrays in, numbers out).
+"""The authors' image metrics (athaioan/intro_prior images/metrics/), usable with any generator (arrays in,
+numbers out).
 
 - `frechet_distance`: the pytorch-fid / TTUR numerics (scipy sqrtm, eps offset when the product is
   singular, real part);
 - `InceptionFeatures`: pool_3 features (2048-d) of the standard FID Inception network, the TF frozen graph
   `classify_image_graph_def.pb` of `inception-2015-12-05.tgz`, loaded from a file the user points to;
-- `precision_recall`: k-NN manifold precision / recall as `marcojira/fld` (`IP:images/metrics/precision_recall.py`);
+- `precision_recall`: k-NN manifold precision / recall as `marcojira/fld`
+  (athaioan/intro_prior `images/metrics/precision_recall.py`);
 - `latent_classification_accuracy`: linear SVM / k-NN on one sampled z per image
-  (`IP:images/metrics/classification_metrics.py`);
-- `inactive_modes`: prior components with weight < 1/K^2 (spec 1.8).
+  (athaioan/intro_prior `images/metrics/classification_metrics.py`);
+- `inactive_modes`: prior components with weight < 1/K^2 (2D/utils/results.py).
 FD-LeNet (an offline Frechet distance on a small classifier's features) lives in methods/feature_classifier.py.
 """
 import os
@@ -35,7 +37,8 @@ def feature_statistics(features):
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
     """||mu1-mu2||^2 + tr(S1 + S2 - 2 sqrt(S1 S2)), as pytorch-fid `calculate_frechet_distance`
-    (`IP:images/metrics/fid_score.py:323-374`): an eps*I offset when sqrtm is not finite, real part kept."""
+    (athaioan/intro_prior `images/metrics/fid_score.py:323-374`): an eps*I offset when sqrtm is not finite, real
+    part kept."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
@@ -61,7 +64,7 @@ def frechet_distance_of_features(features1, features2):
 
 def quantize_generated(images):
     """The authors' treatment of generated images before FID: clip(255 x, 0, 255).astype(uint8) / 255
-    (`IP:images/metrics/fid_score.py:159-233`)."""
+    (athaioan/intro_prior `images/metrics/fid_score.py:159-233`)."""
     return np.clip(255.0 * np.asarray(images, dtype=np.float32), 0, 255).astype(np.uint8).astype(np.float32) / 255.0
 
 
@@ -72,7 +75,7 @@ class InceptionFeatures:
     pytorch-fid weights `pt_inception-2015-12-05` are a port of it. Nothing is ever downloaded here.
     Call with images NHWC in [0, 1], 1 or 3 channels: gray is repeated to RGB, bilinear resize to 299
     (half-pixel, torch `align_corners=False`), scaled to [0, 255]. Inference mode (a standard FID; the
-    authors' tabulated FID ran Inception in train mode, spec 3.4, which a frozen graph cannot do).
+    authors' tabulated FID ran Inception in train mode, which a frozen graph cannot do).
     """
 
     def __init__(self, graph_path, batch_size=100):
@@ -156,7 +159,7 @@ def fraction_in_manifold(evaluated, manifold, num_neighbors, batch_size=10000):
 
 
 def precision_recall(real_features, fake_features, precision_neighbors=4, recall_neighbors=5):
-    """(precision, recall) as the authors' `IP:images/metrics/precision_recall.py:329-354`:
+    """(precision, recall) as the authors' athaioan/intro_prior `images/metrics/precision_recall.py:329-354`:
     precision = generated inside a real ball (topk(4): 3rd NN), recall = real inside a generated ball
     (topk(5): 4th NN)."""
     return (fraction_in_manifold(fake_features, real_features, precision_neighbors),
@@ -165,7 +168,8 @@ def precision_recall(real_features, fake_features, precision_neighbors=4, recall
 
 def latent_classification_accuracy(train_z, train_labels, test_z, test_labels, seed=0):
     """Test accuracies of linear SVMs (C=0.025, max_iter 2000 / 10000) and k-NN (k=5 / 100) on latent codes,
-    features standardised with a StandardScaler fitted on train (`IP:images/metrics/classification_metrics.py`)."""
+    features standardised with a StandardScaler fitted on train (athaioan/intro_prior
+    `images/metrics/classification_metrics.py`)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -191,6 +195,6 @@ def latent_classification_accuracy(train_z, train_labels, test_z, test_labels, s
 
 
 def inactive_modes(weights):
-    """Number of prior components with mixing weight < 1/K^2 (the code's inactive-mode criterion, spec 1.8)."""
+    """Number of prior components with mixing weight < 1/K^2 (the authors' inactive-mode criterion)."""
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     return int((weights < 1.0 / len(weights) ** 2).sum())

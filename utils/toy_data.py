@@ -1,4 +1,4 @@
-"""The four 2D data sets of the benchmark (authors' `ToyDataset.next_batch` / `sample_2d_data`, spec 2.1).
+"""The four 2D data sets of the benchmark (authors' `ToyDataset.next_batch` / `sample_2d_data`, 2D/dataset/dataset.py).
 
 A fresh batch is drawn at every call (the authors' infinite sampler; there is no fixed training set).
 All randomness comes from one seeded `numpy.random.Generator` whose state can be saved in a checkpoint
@@ -11,13 +11,14 @@ import numpy as np
 DATASETS = ("8Gaussian", "spiral", "checkerboard", "rings")
 
 _SQ2 = 1.0 / np.sqrt(2.0)
-# Centre order of D2:207-218, times scale 2.
+# Centre order of athaioan/intro_prior 2D/dataset/dataset.py:207-218, times scale 2.
 EIGHT_CENTRES = 2.0 * np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (_SQ2, _SQ2), (_SQ2, -_SQ2), (-_SQ2, _SQ2),
                                 (-_SQ2, -_SQ2)], dtype=np.float64)
 
 
 def grid_scale(name):
-    """1 for 8Gaussian (evaluation square [-2, 2]^2), 2 otherwise ([-4, 4]^2) (D2:220, T2:100)."""
+    """1 for 8Gaussian (evaluation square [-2, 2]^2), 2 otherwise ([-4, 4]^2) (2D/dataset/dataset.py:220,
+    T2:100; short names in methods/sintrovae.py)."""
     return 1 if name == "8Gaussian" else 2
 
 
