@@ -62,6 +62,7 @@ def multistep_factor(step, milestones, gamma=0.1):
     return float(gamma) ** sum(1 for milestone in milestones if step >= milestone)
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class TorchAdam(keras.optimizers.Adam):
     """Adam with torch's update: p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat, v_hat bias-corrected.
 
@@ -94,6 +95,7 @@ def _apply(optimizer, grads, variables):
         optimizer.apply_gradients(pairs)
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class SoftIntroVAE(keras.Model):
     """Encoder, decoder and prior as three players with separate Adams (T2:120-377, TI:130-592)."""
 
@@ -133,6 +135,14 @@ class SoftIntroVAE(keras.Model):
         self.warmup_iterations = None if warmup_iterations is None else int(warmup_iterations)
         self.mog_warmup = int(mog_warmup)
         self.seed = int(seed)
+        self._config = dict(scale=self.scale, beta_rec=self.beta_rec, beta_kl=self.beta_kl, beta_neg=self.beta_neg,
+                            mc=self.mc, alpha=self.alpha, gamma=self.gamma, gamma_r=self.gamma_r,
+                            intro_prior=self.intro_prior, sampling_with_grad=self.sampling_with_grad,
+                            clip_logvar=self.clip_logvar, r_entropy=self.r_entropy,
+                            responsibility_samples=responsibility_samples, learning_rate=self.base_learning_rate,
+                            prior_learning_rate=self.base_prior_learning_rate, lr_milestones=list(self.lr_milestones),
+                            lr_gamma=self.lr_gamma, jit_compile=self.jit_compile, merge_passes=self.merge_passes,
+                            seed=self.seed, warmup_iterations=self.warmup_iterations, mog_warmup=self.mog_warmup)
         self.step_seeds = tf.Variable(tf.zeros([2, _NUM_SEEDS], tf.int64), trainable=False, name="step_seeds")
         self.diverged = tf.Variable(False, trainable=False, name="diverged")
         self._build_optimizers()
@@ -170,6 +180,21 @@ class SoftIntroVAE(keras.Model):
     def compile_from_config(self, config):
         self.compile()
 
+    def get_config(self):
+        """`model.save`: the constructor's arguments and the networks' and prior's configurations."""
+        players = {}
+        for key in ("encoder", "decoder", "prior"):
+            players[key] = keras.saving.serialize_keras_object(getattr(self, key))
+            players[key].pop("build_config", None)
+        return dict(super().get_config(), **dict(self._config, jit_compile=self.jit_compile), **players)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "prior"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
     # Keras weights files and BackupAndRestore: the phase, iteration counter and random generator are plain
     # tf.Variables (kept so that the commands' checkpoints keep their layout); save and load them too.
     _EXTRA_STATE = ("phase", "iteration", "rng_state")
@@ -187,6 +212,7 @@ class SoftIntroVAE(keras.Model):
         super().load_own_variables(own)
         for key, variable in self._extra_state().items():
             variable.assign(np.asarray(store[key]))
+        self._adversarial = int(self.phase.numpy()) == ADVERSARIAL
 
     def checkpoint_objects(self):
         """Keyword arguments for `RunCheckpoint`: all state that changes during training."""

@@ -1,7 +1,7 @@
 """Soft-IntroVAE through Keras `fit` (issue 11 item 5): on a small 2D toy setting, `fit` with the model's own
 schedule (VampPrior -> MoG conversion, adversarial phase with frozen clipping bounds, MultiStepLR milestones)
 ends bit-identical to the project's loop (examples/sintrovae_2d.py's events + `train_iteration`), stops on a
-NaN loss as that loop does, and resumes exactly under BackupAndRestore."""
+NaN loss as that loop does, resumes exactly under BackupAndRestore, and round-trips through model.save."""
 import keras
 import numpy as np
 import pytest
@@ -61,7 +61,7 @@ def assert_same_state(a, b):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-def test_fit_follows_the_schedule_and_matches_the_project_loop():
+def test_fit_follows_the_schedule_matches_the_project_loop_and_round_trips(tmp_path):
     data = batches()
     reference = toy_model(data[-1])
     raw = project_loop(reference, data, ITERATIONS)
@@ -76,6 +76,24 @@ def test_fit_follows_the_schedule_and_matches_the_project_loop():
         assert history[key][-1] == pytest.approx(np.mean([values[key] for values in raw[6:9]]), rel=1e-5)
     # epoch 1 = iterations 0-2 (warm-up, the conversion at 2)
     assert history["loss_vae"][0] == pytest.approx(np.mean([values["loss_vae"] for values in raw[0:3]]), rel=1e-5)
+
+    # model.save / load_model keep the configuration, the converted prior, the phase and all training state
+    path = str(tmp_path / "sintrovae.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    networks = ("encoder", "decoder")  # Keras Sequentials: their auto-named layers differ, their weights not
+    assert ({k: v for k, v in loaded.get_config().items() if k not in networks}
+            == {k: v for k, v in model.get_config().items() if k not in networks})
+    assert loaded.warmup_iterations == WARMUP and loaded.prior.initial_kind == "vamp" and loaded.mc == 3
+    assert loaded.prior.kind == "mog" and loaded.prior.clipping and loaded.in_adversarial_phase
+    assert_same_state(state(loaded), state(model))
+    x = data[0]
+    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+    seed = tf.constant([[1, 2], [3, 4]], tf.int64)
+    np.testing.assert_array_equal(loaded.sample(8, seed=seed).numpy(), model.sample(8, seed=seed).numpy())
+    for trained in (model, loaded):
+        trained.fit(np.concatenate(data[:-1]), batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    assert_same_state(state(loaded), state(model))
 
 
 def test_fit_stops_on_a_nan_loss_like_the_project_loop():
