@@ -8,7 +8,9 @@ The authors' schedule (`TI`): `--warmup-epochs` (20) epochs of VAE training with
 encoder / decoder(+prior) steps until `--epochs` (220). Writes
 $EXP_LOG_PATH/sintrovae_images/<dataset>/<config>/seed<k>/: log.txt, progress.csv/json, TensorBoard
 scalars and image grids (tb/), PNG grids (images/), ckpt/ (resume by running the same command again),
-eval.json (the metrics of utils/image_metrics.py and FD-LeNet; FID when --inception-graph is given).
+ckpt_best/ and model_selection.json (the authors' model selection: FD-LeNet, or FID when --inception-graph is
+given, at the start of epochs 0, 80, 120, 160, 200 and the last; `selection_epochs`), and eval.json (the
+metrics of utils/image_metrics.py and FD-LeNet, FID with --inception-graph, on the selected model).
 """
 import io
 import math
@@ -25,6 +27,10 @@ import numpy as np  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
+# The authors' model selection (TI:175-231): FID at the start of epoch 0, of every epoch >= fid_start (60) that
+# is a multiple of fid_iter (40), and of the last epoch, in a 220-epoch run; the best one is evaluated.
+AUTHORS_EPOCHS, AUTHORS_SELECTION_EPOCHS = 220, (80, 120, 160, 200)
+SELECTION_FILE, BEST_FOLDER = "model_selection.json", "ckpt_best"
 LR_MILESTONES = (350,)  # MultiStepLR(milestones=(350,)) per epoch: never reached in 220 epochs (TI)
 
 
@@ -39,6 +45,16 @@ def config_name(prior, num_components, learnable_weights, intro_prior, sampling_
         if value != default:
             name += "_%s%s" % (label, value)
     return name
+
+
+def selection_epochs(epochs):
+    """Epochs at whose start (after that many epochs of training) the model is scored for the selection:
+    0, 80, 120, 160, 200 and epochs - 1 for the authors' 220; for other lengths each of 80..200 is scaled by
+    epochs / 220 and rounded (e.g. 0, 1, 2 for 3 epochs; 0, 36, 55, 73, 91, 99 for 100)."""
+    points = {0, epochs - 1}
+    for epoch in AUTHORS_SELECTION_EPOCHS:
+        points.add(min(int(math.floor(epoch * epochs / AUTHORS_EPOCHS + 0.5)), epochs - 1))
+    return sorted(points)
 
 
 def image_grid(images, columns=8):
@@ -114,6 +130,48 @@ class ImageRun:
         self.resumed = self.checkpoint.restore_latest()
         if self.resumed:
             self.model.sync_after_restore()
+        # the best-scoring model of the selection, kept beside the last checkpoint (no progress counter in it)
+        self.best = tf.train.CheckpointManager(tf.train.Checkpoint(**self.model.checkpoint_objects()),
+                                               os.path.join(run_dir, BEST_FOLDER), max_to_keep=1)
+        self.selection = self.read_selection()
+
+    def read_selection(self):
+        """The selection so far ({'metric', 'scores': {epoch: score}, 'best_epoch'}); empty for a new run."""
+        import json
+        path = os.path.join(self.run_dir, SELECTION_FILE)
+        if not self.resumed or not os.path.exists(path):
+            return {"metric": selection_metric(self.options), "scores": {}, "best_epoch": None}
+        with open(path) as stream:
+            return json.load(stream)
+
+    def score_for_selection(self, epoch, logger):
+        """At the start of a selection epoch: score the model (FID of generated images with
+        --inception-graph, else FD-LeNet), keep it as the best checkpoint when it scores lowest, record it.
+        Scores of an epoch already recorded (a resumed run) are not recomputed."""
+        from utils.atomic import write_json_atomic
+        if epoch not in selection_epochs(self.options["epochs"]) or str(epoch) in self.selection["scores"]:
+            return
+        score = generation_scores(self, self.options, with_reconstructions=False)[self.selection["metric"]]
+        scores = self.selection["scores"]
+        best = self.selection["best_epoch"]
+        if best is None or score < scores[str(best)]:
+            self.best.save()
+            self.selection["best_epoch"] = epoch
+        scores[str(epoch)] = score
+        write_json_atomic(os.path.join(self.run_dir, SELECTION_FILE), self.selection)
+        logger.log("model selection, epoch %d: %s %.4g (best: epoch %d)" % (
+            epoch, self.selection["metric"], score, self.selection["best_epoch"]))
+        self.checkpoint.save()  # the scoring passes moved BatchNorm statistics, as in the authors' train mode
+
+    def restore_best(self):
+        """Load the best-scoring model of the selection (the authors' eval script loads it, EI:52-65) and
+        return its epoch; the final model (and its epoch) when the run has no selection (a run folder
+        started before the selection existed)."""
+        if self.best.latest_checkpoint is None or self.selection["best_epoch"] is None:
+            return self.epoch
+        self.best.checkpoint.restore(self.best.latest_checkpoint).assert_existing_objects_matched()
+        self.model.sync_after_restore()
+        return self.selection["best_epoch"]
 
     @property
     def epoch(self):
@@ -147,6 +205,7 @@ class ImageRun:
                 return False
             if start_batch == 0:
                 self.epoch_start_events(epoch)
+                self.score_for_selection(epoch, logger)
             else:
                 self.model.set_schedule_step(epoch)
             self.model.reset_metrics()
@@ -214,25 +273,81 @@ def generated_images(model, count, batch_size):
     return np.concatenate(batches)
 
 
-def evaluate(run, options):
-    """The authors' image metrics (images/metrics/) that run without the Inception weights, plus FID when
-    they are given."""
-    import tensorflow as tf
+def selection_metric(options):
+    """The score of the model selection: FID of generated images with --inception-graph, else FD-LeNet."""
+    return "fid_gen" if options["inception_graph"] else "fd_lenet_gen"
 
+
+def generation_scores(run, options, with_reconstructions=True):
+    """FD-LeNet (and, with --inception-graph, FID) of `--eval-samples` generated images against as many train
+    images, precision / recall, and the same distances for reconstructions (`with_reconstructions`). Images
+    come from the networks in train mode, as the authors' `calculate_fid_given_dataset(eval_mode=False)`."""
     from methods.feature_classifier import (classifier_accuracy, classifier_features,
                                             load_or_train_feature_classifier)
-    from methods.priors import kl_monte_carlo, responsibility_neg_entropy, split_moments
-    from utils.image_metrics import (frechet_distance_of_features, latent_classification_accuracy,
-                                     precision_recall, quantize_generated)
+    from utils.image_metrics import frechet_distance_of_features, precision_recall, quantize_generated
     from utils.paths import exp_log_path
+
+    data, model, batch_size = run.data, run.model, run.batch_size
+    n = min(options["eval_samples"], len(data.train_images))
+    real = data.train_images[np.random.default_rng(options["seed"]).permutation(len(data.train_images))[:n]]
+    fakes = quantize_generated(generated_images(model, n, batch_size))
+    if getattr(run, "lenet", None) is None:
+        # FD-LeNet: a Frechet distance on the features of a small classifier trained here (never called FID)
+        cache = os.path.join(exp_log_path(), "sintrovae_images", "feature_classifiers")
+        run.lenet = load_or_train_feature_classifier(options["dataset"], data.train_images, data.train_labels, cache)
+    real_f, fake_f = (classifier_features(run.lenet, a) for a in (real, fakes))
+    results = {"eval_samples": n, "fd_lenet_gen": frechet_distance_of_features(real_f, fake_f)}
+    inception = None
+    if options["inception_graph"]:
+        from utils.image_metrics import InceptionFeatures
+        if getattr(run, "inception", None) is None:
+            run.inception = InceptionFeatures(options["inception_graph"])
+        inception = run.inception
+        real_i, fake_i = inception(real), inception(fakes)
+        results["fid_gen"] = frechet_distance_of_features(real_i, fake_i)
+    if not with_reconstructions:
+        return results
+    recs = []
+    for index, start in enumerate(range(0, n, batch_size)):
+        recs.append(np.asarray(run.reconstruct(real[start:start + batch_size], seed=10 ** 6 + index)))
+    recs = quantize_generated(np.concatenate(recs))
+    rec_f = classifier_features(run.lenet, recs)
+    precision, recall = precision_recall(real_f, fake_f)
+    results.update(lenet_test_accuracy=classifier_accuracy(run.lenet, data.test_images, data.test_labels),
+                   fd_lenet_rec=frechet_distance_of_features(real_f, rec_f),
+                   precision_lenet=precision, recall_lenet=recall)
+    if inception is not None:
+        precision, recall = precision_recall(real_i, fake_i)
+        results.update(fid_rec=frechet_distance_of_features(real_i, inception(recs)),
+                       precision_inception=precision, recall_inception=recall)
+    return results
+
+
+def refresh_batch_norm(run, options):
+    """The authors' `train_BN` (images/metrics/inference_metrics.py): one pass of the whole model, x -> E ->
+    z = mu + eps std -> D, in train mode over the shuffled train set in training batches, so that the
+    BatchNorm running statistics of encoder and decoder follow real data."""
+    from utils.image_data import epoch_batches
+    for index, batch in enumerate(epoch_batches(run.data.train_images, run.batch_size, options["seed"],
+                                                10 ** 6 + run.epoch)):
+        run.reconstruct(batch, seed=2 * 10 ** 6 + index)
+
+
+def evaluate(run, options):
+    """The authors' evaluation of the selected model: the best-scoring checkpoint of the selection is loaded
+    (EI:52-65); generation metrics in train mode (EI:149-152); `train_BN` (EI:155); latent classification,
+    test ELBO (`calculate_ELBO`: `--mc` z per test image, 100 by default as the authors), assignment entropy."""
+    from methods.priors import split_moments
+    from utils.image_metrics import latent_classification_accuracy
 
     data, model, batch_size = run.data, run.model, run.batch_size
     encoder, decoder = model.encoder, model.decoder
     results = {"dataset": options["dataset"], "epochs_trained": run.epoch, "num_components": run.prior.num_components,
-               "prior_kind": run.prior.kind}
-    # train_BN (inference_metrics.py:8-24): one train-mode pass to refresh BN running statistics, then eval mode
-    for start in range(0, len(data.train_images), 500):
-        encoder(data.train_images[start:start + 500], training=True)
+               "prior_kind": run.prior.kind, "selection_metric": run.selection["metric"],
+               "selection_scores": {int(k): v for k, v in run.selection["scores"].items()}}
+    results.update(evaluated_epoch=run.restore_best(), evaluated_prior_kind=run.prior.kind)
+    results.update(generation_scores(run, options))
+    refresh_batch_norm(run, options)
     rng = np.random.default_rng(options["seed"])
 
     def sampled_codes(images):
@@ -243,53 +358,40 @@ def evaluate(run, options):
         return np.concatenate(codes)
     results.update(latent_classification_accuracy(sampled_codes(data.train_images), data.train_labels,
                                                   sampled_codes(data.test_images), data.test_labels))
-    # test ELBO (Gaussian decoder of unit variance: RE = sum 0.5 (x^ - x)^2 + 0.5 log 2pi, KL by MC) and
-    # assignment entropy (-negH averaged over test batches, weights B*MC; `kl_soft_assignments`)
-    prior_params = run.prior.params(encoder, training=False)
-    totals = {"rec": 0.0, "kl": 0.0, "entropy": 0.0}
-    dims = float(np.prod(data.test_images.shape[1:]))
-    for start in range(0, len(data.test_images), batch_size):
-        x = data.test_images[start:start + batch_size]
-        mu, logvar = split_moments(encoder(x, training=False))
-        kl, z_s = kl_monte_carlo(mu, logvar, prior_params, options["mc"], seed=tf.constant([start, 11], tf.int32))
-        z = z_s[:len(x)]
-        xr = decoder(z, training=False)
-        rec = 0.5 * tf.reduce_sum(tf.square(tf.reshape(xr - x, [len(x), -1])), axis=1) + 0.5 * dims * math.log(
-            2 * math.pi)
-        totals["rec"] += float(tf.reduce_sum(rec))
-        totals["kl"] += float(tf.reduce_sum(kl))
-        if run.prior.num_components > 1:
-            totals["entropy"] -= float(responsibility_neg_entropy(z_s, prior_params)) * len(x)
+    totals = elbo_totals(encoder, decoder, run.prior.params(encoder, training=False), data.test_images,
+                              batch_size, options["mc"])
     count = len(data.test_images)
     results.update(test_rec=totals["rec"] / count, test_kl=totals["kl"] / count,
                    test_elbo=-(totals["rec"] + totals["kl"]) / count, assignment_entropy=totals["entropy"] / count,
                    inactive_modes=int(run.prior.inactive_modes().numpy()))
-    # generated and reconstructed images in train mode, as the authors' FID (`get_activations_generate`)
-    n = min(options["eval_samples"], len(data.train_images))
-    real = data.train_images[np.random.default_rng(options["seed"]).permutation(len(data.train_images))[:n]]
-    fakes = quantize_generated(generated_images(model, n, batch_size))
-    recs = []
-    for index, start in enumerate(range(0, n, batch_size)):
-        recs.append(np.asarray(run.reconstruct(real[start:start + batch_size], seed=10 ** 6 + index)))
-    recs = quantize_generated(np.concatenate(recs))
-    # FD-LeNet: a Frechet distance on the features of a small classifier trained here (never called FID)
-    cache = os.path.join(exp_log_path(), "sintrovae_images", "feature_classifiers")
-    lenet = load_or_train_feature_classifier(options["dataset"], data.train_images, data.train_labels, cache)
-    real_f, fake_f, rec_f = (classifier_features(lenet, a) for a in (real, fakes, recs))
-    precision, recall = precision_recall(real_f, fake_f)
-    results.update(eval_samples=n, lenet_test_accuracy=classifier_accuracy(lenet, data.test_images, data.test_labels),
-                   fd_lenet_gen=frechet_distance_of_features(real_f, fake_f),
-                   fd_lenet_rec=frechet_distance_of_features(real_f, rec_f),
-                   precision_lenet=precision, recall_lenet=recall)
-    if options["inception_graph"]:
-        from utils.image_metrics import InceptionFeatures
-        inception = InceptionFeatures(options["inception_graph"])
-        real_i, fake_i, rec_i = (inception(a) for a in (real, fakes, recs))
-        precision, recall = precision_recall(real_i, fake_i)
-        results.update(fid_gen=frechet_distance_of_features(real_i, fake_i),
-                       fid_rec=frechet_distance_of_features(real_i, rec_i),
-                       precision_inception=precision, recall_inception=recall)
     return results
+
+
+def elbo_totals(encoder, decoder, prior_params, images, batch_size, mc):
+    """Sums over `images` of RE, KL and the assignment entropy, as the authors' `calculate_ELBO` and
+    `calculate_entropy_soft_assignment` (images/metrics/inference_metrics.py): networks in eval mode; per
+    batch of `batch_size`, mc z per image (rows m*B+i, noise seeded by the batch start), each decoded;
+    RE = sum 0.5 (x^ - x)^2 + 0.5 log 2pi (unit-variance Gaussian decoder) and KL = log q(z) - log p(z),
+    both averaged over the z; entropy: -negH of the batch's responsibilities (`kl_soft_assignments`) times
+    the batch size (0 for one component)."""
+    import tensorflow as tf
+
+    from methods.priors import kl_monte_carlo, responsibility_neg_entropy, split_moments
+    totals = {"rec": 0.0, "kl": 0.0, "entropy": 0.0}
+    dims = float(np.prod(images.shape[1:]))
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
+        mu, logvar = split_moments(encoder(x, training=False))
+        kl, z_s = kl_monte_carlo(mu, logvar, prior_params, mc, seed=tf.constant([start, 11], tf.int32))
+        for m in range(mc):
+            xr = decoder(z_s[m * len(x):(m + 1) * len(x)], training=False)
+            rec = 0.5 * tf.reduce_sum(tf.square(tf.reshape(xr - x, [len(x), -1])), axis=1) + 0.5 * dims * math.log(
+                2 * math.pi)
+            totals["rec"] += float(tf.reduce_sum(rec)) / mc
+        totals["kl"] += float(tf.reduce_sum(kl))
+        if int(prior_params[0].shape[0]) > 1:
+            totals["entropy"] -= float(responsibility_neg_entropy(z_s, prior_params)) * len(x)
+    return totals
 
 
 def _finished_epochs(eval_path):

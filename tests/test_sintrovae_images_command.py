@@ -86,7 +86,7 @@ def test_bad_flags_are_one_line_errors(tmp_path, shared_data_prefix):
     assert result.returncode == 2 and "Invalid value for '--dataset'" in result.stderr
 
 
-RESUME_FLAGS = ["--dataset", "mnist", "--subset", "64", "--epochs", "1", "--warmup-epochs", "1", "--mog-warmup", "0",
+RESUME_FLAGS = ["--dataset", "mnist", "--subset", "64", "--epochs", "2", "--warmup-epochs", "1", "--mog-warmup", "0",
                 "--max-steps-per-epoch", "2", "--batch-size", "8", "--mc", "2", "--num-components", "3",
                 "--eval-samples", "16", "--device", "cpu", "--run-eagerly"]
 RESUME_RUN = os.path.join("sintrovae_images", "mnist", "vamp3_lc0_ip0_swg0_r0_mc2_warm1_mogwarm0_bs8_subset64_steps2",
@@ -112,3 +112,21 @@ def test_a_run_resumed_just_before_evaluation_writes_the_same_eval_json(tmp_path
     for results in (uninterrupted, resumed):
         results.pop("train_seconds_last_run")
     assert resumed == uninterrupted
+    # the authors' protocol: FD-LeNet (no --inception-graph) at the start of the selection epochs (0 and 1 of a
+    # 2-epoch run), every metric on the best-scoring model, whose checkpoint is kept beside the last one
+    scores = {int(epoch): score for epoch, score in resumed["selection_scores"].items()}
+    assert sorted(scores) == [0, 1] and resumed["selection_metric"] == "fd_lenet_gen"
+    assert resumed["evaluated_epoch"] == min(scores, key=scores.get)
+    assert resumed["fd_lenet_gen"] == pytest.approx(scores[resumed["evaluated_epoch"]], rel=1e-5)
+    run_dir = os.path.join(logs, RESUME_RUN)
+    assert os.path.isfile(os.path.join(run_dir, "ckpt_best", "checkpoint"))
+    assert os.path.isfile(os.path.join(run_dir, "ckpt", "checkpoint"))
+    with open(os.path.join(run_dir, "model_selection.json")) as stream:
+        assert json.load(stream)["best_epoch"] == resumed["evaluated_epoch"]
+
+
+def test_selection_epochs_are_the_authors_and_scale_with_the_run_length():
+    from examples.sintrovae_images import selection_epochs
+    assert selection_epochs(220) == [0, 80, 120, 160, 200, 219]  # TI: epoch 0, >= 60 and % 40 == 0, the last
+    assert selection_epochs(100) == [0, 36, 55, 73, 91, 99]
+    assert selection_epochs(3) == [0, 1, 2] and selection_epochs(2) == [0, 1] and selection_epochs(1) == [0]
