@@ -129,6 +129,9 @@ class SoftIntroVAE(keras.Model):
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.rng = tf.random.Generator.from_seed(int(seed))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS + ADVERSARIAL_METRICS}
+        self.evaluation_trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS}
+        # `evaluate` draws its own samples: evaluating never changes what training draws next
+        self.evaluation_seeds = keras.random.SeedGenerator(int(seed) + 1, name="evaluation_seeds")
         self._compiled = {}
         self._adversarial = False
         # the phase schedule that `fit` follows (the commands drive the phases themselves): None = no switch
@@ -487,8 +490,23 @@ class SoftIntroVAE(keras.Model):
         return {name: self.trackers[name].result() for name in names}
 
     def reset_metrics(self):
-        for tracker in self.trackers.values():
+        for tracker in list(self.trackers.values()) + list(self.evaluation_trackers.values()):
             tracker.reset_state()
+
+    def test_step(self, data):
+        """Keras `evaluate`: the warm-up VAE loss beta_rec RE + beta_kl KL_MC (T2:188-201) of the current
+        encoder, decoder and prior, one z per point and `mc` KL samples, without any update (networks called
+        with training=True, as everywhere in the authors' code); `loss_vae`, `rec_vae`, `kl_vae` means."""
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        seed = tf.cast(self.evaluation_seeds.next(), tf.int64)
+        mu, logvar = self.encode(x)
+        z = self._reparameterise(mu, logvar, seed)
+        rec = tf.reduce_mean(squared_error_sum(self.decoder(z, training=True), x))
+        kl = tf.reduce_mean(self._kl(mu, logvar, self.prior.params(self.encoder), seed + [0, 1])[0])
+        values = {"loss_vae": self.beta_rec * rec + self.beta_kl * kl, "rec_vae": rec, "kl_vae": kl}
+        for name, value in values.items():
+            self.evaluation_trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.evaluation_trackers.items()}
 
     # -- use after training -----------------------------------------------------------------------------------
     def call(self, x, training=True):

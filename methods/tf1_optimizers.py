@@ -25,6 +25,10 @@ class TF1RMSProp(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=1e-4, decay=0.9, epsilon=1e-10, name="tf1_rmsprop", **kwargs):
+        unsupported = [key for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
+                                       "loss_scale_factor", "gradient_accumulation_steps") if kwargs.get(key)]
+        if unsupported:
+            raise ValueError("TF1RMSProp has no %s (use a Keras optimizer for them)" % ", ".join(unsupported))
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.decay = decay
         self.epsilon = epsilon
@@ -37,6 +41,19 @@ class TF1RMSProp(keras.optimizers.Optimizer):
         super().build(variables)
         self.mean_squares = [self.add_variable_from_reference(variable, name="rms", initializer="ones")
                              for variable in variables]
+
+    def apply(self, grads, trainable_variables=None):
+        """The kernel on each variable and one step of `iterations`, without Keras' generic gradient
+        processing (clipping, weight decay, EMA, loss scaling: refused in `__init__`), which the step of the
+        legacy commands would otherwise pay for at every step."""
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        if not self.built:
+            self.build(trainable_variables)
+        learning_rate = self.learning_rate
+        for grad, variable in zip(grads, trainable_variables):
+            self.update_step(grad, variable, learning_rate)
+        self.iterations.assign_add(1)
 
     def update_step(self, gradient, variable, learning_rate):
         mean_square = self.mean_squares[self._get_variable_index(variable)]

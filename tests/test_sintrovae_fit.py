@@ -91,6 +91,13 @@ def test_fit_follows_the_schedule_matches_the_project_loop_and_round_trips(tmp_p
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
     seed = tf.constant([[1, 2], [3, 4]], tf.int64)
     np.testing.assert_array_equal(loaded.sample(8, seed=seed).numpy(), model.sample(8, seed=seed).numpy())
+    # evaluate and predict: no state changes; loss_vae = beta_rec rec_vae + beta_kl kl_vae; predict = D(mu)
+    before = state(model)
+    results = model.evaluate(np.concatenate(data[:-1]), batch_size=BATCH, verbose=0, return_dict=True)
+    assert results["loss_vae"] == pytest.approx(0.2 * results["rec_vae"] + 0.3 * results["kl_vae"], rel=1e-5)
+    assert_same_state(state(model), before)
+    mu = model.encoder(x)[:, :2]
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.decoder(mu).numpy(), rtol=1e-5, atol=1e-6)
     for trained in (model, loaded):
         trained.fit(np.concatenate(data[:-1]), batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
     assert_same_state(state(loaded), state(model))
