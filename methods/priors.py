@@ -149,6 +149,7 @@ def split_moments(encoder_output):
 # ----------------------------------------------------------------------------------------------------------
 # The prior layer
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class LatentPrior(keras.layers.Layer):
     """N(0, I), a MoG or a VampPrior with K components (M2:28-162), the conversion and the clipping state.
 
@@ -194,7 +195,19 @@ class LatentPrior(keras.layers.Layer):
         self.clip_active = self.add_weight(name="clip_active", shape=(), dtype="int32", trainable=False,
                                            initializer="zeros")
         self.kind = kind
+        self.initial_kind = kind      # the configuration: a converted VampPrior keeps its pseudo-inputs variable
         self.clipping = False
+
+    def get_config(self):
+        return dict(super().get_config(), kind=self.initial_kind, latent_dim=self.latent_dim,
+                    num_components=self.num_components, data_shape=self.data_shape,
+                    learnable_contributions=self.learnable_contributions,
+                    pseudo_input_activation=self.pseudo_input_activation)
+
+    def load_own_variables(self, store):
+        """Keras loading (`load_model`, `load_weights`, BackupAndRestore): the variables, then the flags."""
+        super().load_own_variables(store)
+        self.refresh()
 
     # -- state --------------------------------------------------------------------------------------------
     def refresh(self):

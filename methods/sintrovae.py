@@ -25,6 +25,11 @@ API (stable; data-agnostic -- the 2D benchmark and the image experiments both us
 * `train_iteration` runs one compiled `tf.function` per step kind (XLA when `jit_compile`), raises a
   `UserError` when lossE or lossD is NaN (T2:369-371) and returns the running means of the metrics
   (`keras.metrics.Mean`; `reset_metrics()` starts new means). `train_step(data)` is the same step for `fit`.
+* Keras `fit`: the model compiles itself (no `compile()` needed) and, given `warmup_iterations` (num_vae) and
+  `mog_warmup`, runs the same schedule per iteration as the 2D command (`begin_iteration`: conversion,
+  adversarial phase, MultiStepLR step), one iteration per train-function call, with the NaN stop; it gives
+  the same numbers as the loop above. Weights files and BackupAndRestore also keep `phase`, `iteration` and
+  the generator (`save_own_variables`).
 * `checkpoint_objects()`: everything a `RunCheckpoint` must hold to resume (networks, prior, three Adams,
   the random generator, the phase and iteration counters); call `sync_after_restore()` after restoring.
 * `sample(n)`, `encode(x)`, `point_loss(x, eps)` (deterministic per-point RE + KL of the evaluation).
@@ -57,6 +62,7 @@ def multistep_factor(step, milestones, gamma=0.1):
     return float(gamma) ** sum(1 for milestone in milestones if step >= milestone)
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class TorchAdam(keras.optimizers.Adam):
     """Adam with torch's update: p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat, v_hat bias-corrected.
 
@@ -89,13 +95,15 @@ def _apply(optimizer, grads, variables):
         optimizer.apply_gradients(pairs)
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class SoftIntroVAE(keras.Model):
     """Encoder, decoder and prior as three players with separate Adams (T2:120-377, TI:130-592)."""
 
     def __init__(self, encoder, decoder, prior, scale, beta_rec, beta_kl, beta_neg, mc=100, alpha=2.0,
                  gamma=1.0, gamma_r=1e-8, intro_prior=True, sampling_with_grad=None, clip_logvar=True,
                  r_entropy=0.0, responsibility_samples="fresh", learning_rate=2e-4, prior_learning_rate=None,
-                 lr_milestones=(), lr_gamma=0.1, jit_compile=True, merge_passes=False, seed=0, **kwargs):
+                 lr_milestones=(), lr_gamma=0.1, jit_compile=True, merge_passes=False, seed=0, warmup_iterations=None,
+                 mog_warmup=0, **kwargs):
         super().__init__(**kwargs)
         if responsibility_samples not in ("fresh", "kl_real"):
             raise ValueError("responsibility_samples must be 'fresh' or 'kl_real'")
@@ -121,8 +129,28 @@ class SoftIntroVAE(keras.Model):
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.rng = tf.random.Generator.from_seed(int(seed))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS + ADVERSARIAL_METRICS}
+        self.evaluation_trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS}
+        # `evaluate` draws its own samples: evaluating never changes what training draws next
+        self.evaluation_seeds = keras.random.SeedGenerator(int(seed) + 1, name="evaluation_seeds")
         self._compiled = {}
         self._adversarial = False
+        # the phase schedule that `fit` follows (the commands drive the phases themselves): None = no switch
+        self.warmup_iterations = None if warmup_iterations is None else int(warmup_iterations)
+        self.mog_warmup = int(mog_warmup)
+        self.seed = int(seed)
+        self._config = dict(scale=self.scale, beta_rec=self.beta_rec, beta_kl=self.beta_kl, beta_neg=self.beta_neg,
+                            mc=self.mc, alpha=self.alpha, gamma=self.gamma, gamma_r=self.gamma_r,
+                            intro_prior=self.intro_prior, sampling_with_grad=self.sampling_with_grad,
+                            clip_logvar=self.clip_logvar, r_entropy=self.r_entropy,
+                            responsibility_samples=responsibility_samples, learning_rate=self.base_learning_rate,
+                            prior_learning_rate=self.base_prior_learning_rate, lr_milestones=list(self.lr_milestones),
+                            lr_gamma=self.lr_gamma, jit_compile=self.jit_compile, merge_passes=self.merge_passes,
+                            seed=self.seed, warmup_iterations=self.warmup_iterations, mog_warmup=self.mog_warmup)
+        self.step_seeds = tf.Variable(tf.zeros([2, _NUM_SEEDS], tf.int64), trainable=False, name="step_seeds")
+        self.diverged = tf.Variable(False, trainable=False, name="diverged")
+        self._build_optimizers()
+        super().compile(optimizer=self.optimizer_e, jit_compile=self.jit_compile)
+        self.built = True
 
     # -- set-up and state -----------------------------------------------------------------------------------
     def initialise(self, x):
@@ -134,10 +162,60 @@ class SoftIntroVAE(keras.Model):
         mu, _ = split_moments(self.encoder(x, training=True))
         self.decoder(mu, training=True)
         self.prior.init_from_data(self.encoder, x)
-        self.optimizer_e.build(self.encoder.trainable_variables)
-        self.optimizer_d.build(self.decoder.trainable_variables)
-        if self.prior.parameter_variables():
+        self._build_optimizers()
+
+    def _build_optimizers(self):
+        """Each Adam on its player's variables, once the networks are built (at construction when they were
+        given built, e.g. with a `keras.Input`; else at `initialise`)."""
+        players = ((self.optimizer_e, self.encoder), (self.optimizer_d, self.decoder))
+        for optimizer, network in players:
+            if not optimizer.built and network.built and network.trainable_variables:
+                optimizer.build(network.trainable_variables)
+        if not self.optimizer_p.built and self.prior.parameter_variables():
             self.optimizer_p.build(self.prior.parameter_variables())
+
+    def compile(self, jit_compile=None, **kwargs):
+        """Not needed (the model compiles itself with its three Adams); kept for `jit_compile`."""
+        if jit_compile is not None:
+            self.jit_compile = bool(jit_compile)
+        super().compile(optimizer=self.optimizer_e, jit_compile=self.jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        self.compile()
+
+    def get_config(self):
+        """`model.save`: the constructor's arguments and the networks' and prior's configurations."""
+        players = {}
+        for key in ("encoder", "decoder", "prior"):
+            players[key] = keras.saving.serialize_keras_object(getattr(self, key))
+            players[key].pop("build_config", None)
+        return dict(super().get_config(), **dict(self._config, jit_compile=self.jit_compile), **players)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "prior"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    # Keras weights files and BackupAndRestore: the phase, iteration counter and random generator are plain
+    # tf.Variables (kept so that the commands' checkpoints keep their layout); save and load them too.
+    _EXTRA_STATE = ("phase", "iteration", "rng_state")
+
+    def _extra_state(self):
+        return {"phase": self.phase, "iteration": self.iteration, "rng_state": self.rng.state}
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for key, variable in self._extra_state().items():
+            store[key] = variable.numpy()
+
+    def load_own_variables(self, store):
+        own = {key: store[key] for key in store.keys() if key not in self._EXTRA_STATE}
+        super().load_own_variables(own)
+        for key, variable in self._extra_state().items():
+            variable.assign(np.asarray(store[key]))
+        self._adversarial = int(self.phase.numpy()) == ADVERSARIAL
 
     def checkpoint_objects(self):
         """Keyword arguments for `RunCheckpoint`: all state that changes during training."""
@@ -351,12 +429,60 @@ class SoftIntroVAE(keras.Model):
         self.iteration.assign_add(1)
         return values
 
+    def begin_iteration(self):
+        """The schedule events at the start of iteration it (T2:135-151, as examples/sintrovae_2d.py runs
+        them): VampPrior -> MoG at it = warmup_iterations - mog_warmup, the adversarial phase (and frozen
+        clipping bounds) at it = warmup_iterations, then the MultiStepLR learning rates of step it."""
+        self.sync_after_restore()
+        it = int(self.iteration.numpy())
+        if self.warmup_iterations is not None:
+            if self.prior.kind == "vamp" and it == self.warmup_iterations - self.mog_warmup:
+                self.convert_vamp_to_mog()
+            if it == self.warmup_iterations and not self.in_adversarial_phase:
+                self.start_adversarial_phase()
+        self.set_schedule_step(it)
+
     def train_step(self, data):
-        """Keras `fit` entry: the step of the current phase (fixed when `fit` traces it)."""
+        """Keras `fit` entry: the step of the current phase with this iteration's seeds (`step_seeds`, drawn
+        from `rng` by the train function as `train_iteration` draws them), then the running means."""
         x = data[0] if isinstance(data, (tuple, list)) else data
-        step = self._adversarial_step if self.in_adversarial_phase else self._warmup_step
-        step(x, self.rng.make_seeds(_NUM_SEEDS))
+        seeds = tf.convert_to_tensor(self.step_seeds)
+        if self.in_adversarial_phase:
+            values = self._adversarial_step(x, seeds)
+            self.diverged.assign(tf.logical_or(tf.math.is_nan(values["lossE"]), tf.math.is_nan(values["lossD"])))
+        else:
+            self._warmup_step(x, seeds)
         return self.metric_results()
+
+    def make_train_function(self, force=False):
+        """`fit`'s train function: one iteration per call, as `train_iteration`: the schedule events
+        (`begin_iteration`), this step's seeds, the compiled step of the current phase (one Keras train
+        function per phase / prior kind / clipping state, made when first needed), the NaN stop (a `UserError`,
+        as in `train_iteration`), the iteration counter."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        if self.steps_per_execution != 1:
+            raise ValueError("SoftIntroVAE runs one iteration per train function call: compile it with "
+                             "steps_per_execution=1")
+        compiled = {}
+
+        def train_function(iterator):
+            self.begin_iteration()
+            key = (int(self.phase.numpy()), self.prior.kind, self.prior.clipping)
+            if key not in compiled:
+                keras.Model.make_train_function(self, force=True)
+                compiled[key] = self.train_function
+                self.train_function = train_function
+            self.step_seeds.assign(self.rng.make_seeds(_NUM_SEEDS))
+            logs = compiled[key](iterator)
+            if key[0] == ADVERSARIAL and bool(self.diverged.numpy()):
+                raise UserError("lossE or lossD is NaN at iteration %d: training diverged; lower the learning "
+                                "rate or beta_neg, or try another seed." % int(self.iteration.numpy()))
+            self.iteration.assign_add(1)
+            return logs
+
+        self.train_function = train_function
+        return train_function
 
     def metric_results(self):
         """Running means of the metrics of the current phase."""
@@ -364,8 +490,23 @@ class SoftIntroVAE(keras.Model):
         return {name: self.trackers[name].result() for name in names}
 
     def reset_metrics(self):
-        for tracker in self.trackers.values():
+        for tracker in list(self.trackers.values()) + list(self.evaluation_trackers.values()):
             tracker.reset_state()
+
+    def test_step(self, data):
+        """Keras `evaluate`: the warm-up VAE loss beta_rec RE + beta_kl KL_MC (T2:188-201) of the current
+        encoder, decoder and prior, one z per point and `mc` KL samples, without any update (networks called
+        with training=True, as everywhere in the authors' code); `loss_vae`, `rec_vae`, `kl_vae` means."""
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        seed = tf.cast(self.evaluation_seeds.next(), tf.int64)
+        mu, logvar = self.encode(x)
+        z = self._reparameterise(mu, logvar, seed)
+        rec = tf.reduce_mean(squared_error_sum(self.decoder(z, training=True), x))
+        kl = tf.reduce_mean(self._kl(mu, logvar, self.prior.params(self.encoder), seed + [0, 1])[0])
+        values = {"loss_vae": self.beta_rec * rec + self.beta_kl * kl, "rec_vae": rec, "kl_vae": kl}
+        for name, value in values.items():
+            self.evaluation_trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.evaluation_trackers.items()}
 
     # -- use after training -----------------------------------------------------------------------------------
     def call(self, x, training=True):

@@ -11,37 +11,64 @@ import keras
 import tensorflow as tf
 
 
-class TF1RMSProp(tf.Module):
-    """The TF1 `ApplyRMSProp` kernel with momentum 0:
+@keras.saving.register_keras_serializable(package="lagvae")
+class TF1RMSProp(keras.optimizers.Optimizer):
+    """The TF1 `ApplyRMSProp` kernel with momentum 0, as a Keras 3 optimizer:
 
         ms  <- ms + (g^2 - ms) * (1 - decay)          (ms starts at 1.0)
         var <- var - lr * g / sqrt(ms + epsilon)
 
     `apply(grads, variables)` descends; pass the gradient of `-loss` to ascend, as the legacy
-    `RMSPropOptimizer(1e-4).minimize(-loss, var_list=[lambda1, lambda2])` did.
+    `RMSPropOptimizer(1e-4).minimize(-loss, var_list=[lambda1, lambda2])` did. Keras 3's `RMSprop` differs:
+    ms starts at 0 and epsilon (1e-7) is added outside the square root. Being a Keras optimizer, its `ms`
+    slots (`mean_squares`) are saved by `model.save`, `save_weights` and `BackupAndRestore`.
     """
 
-    def __init__(self, learning_rate=1e-4, decay=0.9, epsilon=1e-10, name="tf1_rmsprop"):
-        super().__init__(name=name)
-        self.learning_rate = learning_rate
+    def __init__(self, learning_rate=1e-4, decay=0.9, epsilon=1e-10, name="tf1_rmsprop", **kwargs):
+        unsupported = [key for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
+                                       "loss_scale_factor", "gradient_accumulation_steps") if kwargs.get(key)]
+        if unsupported:
+            raise ValueError("TF1RMSProp has no %s (use a Keras optimizer for them)" % ", ".join(unsupported))
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.decay = decay
         self.epsilon = epsilon
         self.mean_squares = []
 
     def build(self, variables):
         """Create one `ms` slot per variable, initialised to ones (TF1 `_create_slots`)."""
-        with self.name_scope:
-            self.mean_squares = [tf.Variable(tf.ones(variable.shape, variable.dtype), trainable=False,
-                                             name="rms_%d" % index) for index, variable in enumerate(variables)]
+        if self.built:
+            return
+        super().build(variables)
+        self.mean_squares = [self.add_variable_from_reference(variable, name="rms", initializer="ones")
+                             for variable in variables]
 
-    def apply(self, grads, variables):
-        if len(self.mean_squares) != len(variables):
-            raise ValueError("TF1RMSProp was built for %d variables, got %d" % (len(self.mean_squares), len(variables)))
-        for grad, variable, mean_square in zip(grads, variables, self.mean_squares):
-            mean_square.assign_add((tf.square(grad) - mean_square) * (1.0 - self.decay))
-            variable.assign_sub(self.learning_rate * grad / tf.sqrt(mean_square + self.epsilon))
+    def apply(self, grads, trainable_variables=None):
+        """The kernel on each variable and one step of `iterations`, without Keras' generic gradient
+        processing (clipping, weight decay, EMA, loss scaling: refused in `__init__`), which the step of the
+        legacy commands would otherwise pay for at every step."""
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        if not self.built:
+            self.build(trainable_variables)
+        learning_rate = self.learning_rate
+        for grad, variable in zip(grads, trainable_variables):
+            self.update_step(grad, variable, learning_rate)
+        self.iterations.assign_add(1)
+
+    def update_step(self, gradient, variable, learning_rate):
+        mean_square = self.mean_squares[self._get_variable_index(variable)]
+        gradient = tf.cast(gradient, variable.dtype)
+        self.assign_add(mean_square, (tf.square(gradient) - mean_square) * (1.0 - self.decay))
+        self.assign_sub(variable, tf.cast(learning_rate, variable.dtype) * gradient
+                        / tf.sqrt(mean_square + self.epsilon))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(decay=self.decay, epsilon=self.epsilon)
+        return config
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class TF1Adam(keras.optimizers.Adam):
     """Keras 3 Adam whose update is the fused `ResourceApplyAdam` kernel that `tf.train.AdamOptimizer` ran:
 

@@ -35,12 +35,20 @@ def information_objective(nll, elbo, mmd, l1, l2, mi, e1, e2):
     return (l1 + mi) * nll + l1 * elbo + l2 * mmd - l1 * e1 - l2 * e2
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class VariationalAutoEncoder(keras.Model):
     """Encoder + decoder + one Adam applied to the encoder then to the decoder (spec 1.7).
 
     The base objective is the legacy base class's `nll + elbo`. Subclasses override `objective`,
     and LagVAE adds learned multipliers (`multiplier_variables`, `update_multipliers`).
-    `encoder` / `decoder` default to the legacy MLPs (methods/networks.py) and may be replaced.
+    `encoder` / `decoder` default to the legacy MLPs (methods/networks.py) and may be replaced by any
+    Keras layers with `encoder.distribution(x)` and `decoder.log_likelihood(z, x)` (see networks.py);
+    register them with `keras.saving.register_keras_serializable` to save the model with `model.save`.
+
+    A Keras model in full: built when constructed, compiled with the legacy TF1 Adam (`compile` again to
+    use another optimizer), `fit` / `evaluate` run `train_step` / `test_step`, `model(x)` / `predict` run
+    `call`, and `model.save` / `keras.models.load_model` keep the configuration and all training state
+    (weights, optimizer slots, the seed stream of the z / prior samples).
     """
 
     train_metric_names = ("elbo", "nll", "mmd", "loss", "vae_loss")
@@ -52,19 +60,60 @@ class VariationalAutoEncoder(keras.Model):
     def __init__(self, encoder=None, decoder=None, z_dim=64, x_dim=X_DIM, optimizer=None, seed=None,
                  jit_compile=True, **kwargs):
         super().__init__(**kwargs)
-        self.z_dim = z_dim
-        self.x_dim = x_dim
-        self.encoder = encoder if encoder is not None else VariationalEncoder(z_dim)
-        self.decoder = decoder if decoder is not None else VariationalDecoder(x_dim)
-        # z and prior samples come from this stateless-seed stream (checkpointed: see checkpoint_trackables)
+        self.z_dim = int(z_dim)
+        self.x_dim = int(x_dim)
+        self.seed = seed
+        self.encoder = encoder if encoder is not None else VariationalEncoder(self.z_dim)
+        self.decoder = decoder if decoder is not None else VariationalDecoder(self.x_dim)
+        # z and prior samples come from this stateless-seed stream; its state is a (non-trainable) weight of
+        # the model, so weights files, `model.save` and BackupAndRestore keep it
         self.sample_seeds = keras.random.SeedGenerator(seed, name="sample_seeds")
-        self.encoder(tf.zeros([1, x_dim]))
-        self.decoder(tf.zeros([1, z_dim]))
+        self._track_variable(self.sample_seeds.state)
+        self.encoder(tf.zeros([1, self.x_dim]))
+        self.decoder(tf.zeros([1, self.z_dim]))
+        self.create_multipliers()
         self.use_jit = jit_compile
-        self.compile(optimizer=optimizer if optimizer is not None else tf1_adam(), jit_compile=jit_compile)
-        self.optimizer.build(self.network_variables)  # one optimizer, two groups: build on both first
         self.train_metrics = {name: keras.metrics.Mean(name=name) for name in self.train_metric_names}
         self._compiled = {}
+        self.compile(optimizer=optimizer, jit_compile=jit_compile)
+        self.built = True
+
+    def create_multipliers(self):
+        """LagVAE: the learned multipliers' weights (created after the networks); nothing here."""
+
+    # ----- Keras plumbing: compile, configuration -----
+    def compile(self, optimizer=None, jit_compile=None, **kwargs):
+        """`keras.Model.compile`, with the legacy TF1 Adam (lr 1e-4, beta1 0.5) when no optimizer is given.
+
+        The optimizer (a Keras optimizer or its name, with a learning-rate schedule if wanted) is applied to
+        the encoder and then to the decoder at each step, as the legacy code did, so its `iterations` (and a
+        schedule's step) advance twice per training step. No loss is needed: the model computes its own.
+        """
+        if optimizer is None:
+            optimizer = tf1_adam()
+        if jit_compile is None:
+            jit_compile = self.use_jit
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        self.optimizer.build(self.network_variables)  # one optimizer, two groups: build on both first
+
+    def compile_from_config(self, config):
+        """`load_model`: compile with the saved optimizer(s) (Keras skips it when `compile` is overridden)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def get_config(self):
+        networks = {}
+        for key in ("encoder", "decoder"):
+            networks[key] = keras.saving.serialize_keras_object(getattr(self, key))
+            networks[key].pop("build_config", None)  # __init__ builds them by calling them
+        return dict(super().get_config(), z_dim=self.z_dim, x_dim=self.x_dim, seed=self.seed,
+                    jit_compile=self.use_jit, **networks)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
 
     # ----- variables and state -----
     @property
@@ -95,6 +144,19 @@ class VariationalAutoEncoder(keras.Model):
     def encode(self, x):
         """q(z|x) as a tfd distribution."""
         return self.encoder.distribution(tf.convert_to_tensor(x, tf.float32))
+
+    def call(self, x, training=False):
+        """`model(x)` / `predict`: the decoder's output at the posterior mean z = E[q(z|x)], a deterministic
+        reconstruction (Bernoulli logits with the legacy decoder; `tf.sigmoid` gives pixel probabilities)."""
+        return self.decoder(self.encode(x).mean())
+
+    def sample(self, n, seed=0):
+        """n images from the model: z ~ N(0, I) decoded to the mean of p(x|z) (pixel probabilities with the
+        legacy decoder). `seed` (an int, or a stateless seed of two ints) fixes the draw; the training seed
+        stream is not touched, so sampling never changes what training does next."""
+        seed = tf.constant([0, seed] if np.ndim(seed) == 0 else seed, tf.int32)
+        z = tf.random.stateless_normal([int(n), self.z_dim], seed)
+        return self.decoder.distribution(z).mean()
 
     def objective(self, nll, elbo, mmd):
         return nll + elbo
@@ -130,6 +192,7 @@ class VariationalAutoEncoder(keras.Model):
 
     def update_multipliers(self, grads):
         """LagVAE: gradient ascent on the multipliers; nothing to do here."""
+        return None
 
     def train_step(self, data):
         """One simultaneous step from one forward pass (spec 1.7): Adam on the encoder, Adam on the decoder
