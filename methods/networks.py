@@ -87,12 +87,10 @@ class VariationalDecoder(keras.layers.Layer):
         return bernoulli_log_likelihood(self(z), x)
 
 
-@keras.saving.register_keras_serializable(package="lagvae")
-class GaussianEncoder(keras.layers.Layer):
-    """Any Keras network x -> 2 z_dim outputs as an encoder: q(z|x) = MVNDiag(mean, exp(logstd)) with
-    [mean, logstd] = network(x) (the legacy encoder's distribution, spec 1.3)."""
+class _WrappedNetwork(keras.layers.Layer):
+    """A user's Keras network held as `self.network`, saved and loaded with its own configuration."""
 
-    def __init__(self, network, name="encoder", **kwargs):
+    def __init__(self, network, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.network = network
 
@@ -102,6 +100,15 @@ class GaussianEncoder(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         return cls(**dict(config, network=keras.saving.deserialize_keras_object(config["network"])))
+
+
+@keras.saving.register_keras_serializable(package="lagvae")
+class GaussianEncoder(_WrappedNetwork):
+    """Any Keras network x -> 2 z_dim outputs as an encoder: q(z|x) = MVNDiag(mean, exp(logstd)) with
+    [mean, logstd] = network(x) (the legacy encoder's distribution, spec 1.3)."""
+
+    def __init__(self, network, name="encoder", **kwargs):
+        super().__init__(network, name=name, **kwargs)
 
     def call(self, x):
         mean, logstd = tf.split(self.network(x), 2, axis=-1)
@@ -113,19 +120,11 @@ class GaussianEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="lagvae")
-class BernoulliDecoder(keras.layers.Layer):
+class BernoulliDecoder(_WrappedNetwork):
     """Any Keras network z -> x_dim logits as a decoder: p(x|z) = Bernoulli(network(z)) per pixel."""
 
     def __init__(self, network, name="decoder", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.network = network
-
-    def get_config(self):
-        return dict(super().get_config(), network=keras.saving.serialize_keras_object(self.network))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**dict(config, network=keras.saving.deserialize_keras_object(config["network"])))
+        super().__init__(network, name=name, **kwargs)
 
     def call(self, z):
         return self.network(z)

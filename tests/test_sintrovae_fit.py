@@ -13,6 +13,8 @@ from methods.toy_networks import toy_decoder, toy_encoder
 from utils.errors import UserError
 from utils.toy_data import ToyData
 
+from test_keras_models import assert_same_state  # noqa: E402
+
 BATCH, WARMUP, MOG_WARMUP, MILESTONES, ITERATIONS = 16, 4, 2, (5, 7), 9
 
 
@@ -53,12 +55,6 @@ def state(model):
     for name, optimizer in (("e", model.optimizer_e), ("d", model.optimizer_d), ("p", model.optimizer_p)):
         values.update({"optimizer_%s/%d" % (name, i): v.numpy() for i, v in enumerate(optimizer.variables)})
     return values
-
-
-def assert_same_state(a, b):
-    assert set(a) == set(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 def test_fit_follows_the_schedule_matches_the_project_loop_and_round_trips(tmp_path):
