@@ -31,7 +31,7 @@ def main(iterations, run_eval, no_xla, components, mc):
     import numpy as np
     import tensorflow as tf
 
-    from examples.sintrovae_2d import build_model
+    from utils.toy_run import build_model
     from utils.toy_data import ToyData
     from utils.toy_metrics import evaluate
 

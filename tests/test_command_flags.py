@@ -198,7 +198,7 @@ def test_a_wrong_inception_graph_is_refused_before_training(folders, monkeypatch
     starts (they were found only at evaluation, after 220 epochs)."""
     import tensorflow as tf
     module = load(command_path("examples/sintrovae_images.py"))
-    monkeypatch.setattr(module, "ImageRun", stop_work)
+    monkeypatch.setattr(module, "train_and_evaluate", stop_work)  # the run itself (utils/image_run.py)
     garbage = folders / "garbage.pb"
     garbage.write_bytes(b"not a graph at all\n" * 10)
     other = folders / "other.pb"

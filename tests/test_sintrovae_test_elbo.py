@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from examples.sintrovae_images import elbo_totals
+from utils.image_run import elbo_totals
 
 
 def _log_normal(z, mean, logvar):

@@ -189,7 +189,7 @@ def _beta_grid(grid, vae, dataset):
 
 def _toy2d_run_dir(dataset, model, betas, seed, schedule):
     """The run directory examples/sintrovae_2d.py builds for these flags (its own `config_name`)."""
-    from examples.sintrovae_2d import config_name, parse_milestones
+    from utils.toy_run import config_name, parse_milestones
     iterations = schedule["iterations"]
     warmup = iterations if model["vae"] else schedule["warmup"]
     if model["prior"] == "imposed":
@@ -276,7 +276,7 @@ IMAGES_PRESETS = {
 
 def _images_run_dir(dataset, prior, k, lc, ip, r, seed, extra):
     """The run directory examples/sintrovae_images.py builds for these flags (its own `config_name`)."""
-    from examples.sintrovae_images import config_name
+    from utils.image_run import config_name
     defaults = {"--mc": 100, "--warmup-epochs": 20, "--mog-warmup": 5, "--batch-size": None, "--subset": None,
                 "--max-steps-per-epoch": None}
     values = dict(defaults)
