@@ -11,7 +11,7 @@ SHARED_DATA = os.path.abspath(os.path.join(REPO_ROOT, "..", "shared", "data"))
 @pytest.fixture
 def shared_data_prefix():
     """The read-only official MNIST / Fashion-MNIST files (../shared/data, or $DATA_PREFIX when set)."""
-    prefix = os.environ.get("DATA_PREFIX") or SHARED_DATA
+    prefix = os.path.abspath(os.environ.get("DATA_PREFIX") or SHARED_DATA)  # tests may change the working folder
     if not os.path.exists(os.path.join(prefix, "mnist", "train-images-idx3-ubyte.gz")):
         pytest.skip("real MNIST files not found under %s" % prefix)
     return prefix
