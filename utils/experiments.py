@@ -156,11 +156,8 @@ SINTRO_BETA_REC = (0.05, 0.2, 0.3, 0.4, 0.8, 1.0)
 SINTRO_BETA_KL = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0)
 SINTRO_NEG_FACTORS = (1, 2, 3, 4, 5)
 VAE_BETAS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.8, 1.0)
-# The command's per-data-set defaults (also the S-IntroVAE betas of the spec's table) and the VAE betas
-VAE_DEFAULT_BETAS = {"8Gaussian": (0.8, 0.05), "spiral": (1.0, 0.05), "checkerboard": (0.8, 0.1),
-                     "rings": (0.8, 0.05)}
-SINTRO_DEFAULT_BETAS = {"8Gaussian": (0.2, 0.3, 0.9), "spiral": (0.2, 0.5, 1.0), "checkerboard": (0.2, 0.1, 0.2),
-                        "rings": (0.2, 0.2, 1.0)}
+# The 2D command's per-data-set defaults (the authors' configs): one table, in utils/toy_run.py
+from utils.toy_run import DEFAULT_BETAS as SINTRO_DEFAULT_BETAS, VAE_BETAS as VAE_DEFAULT_BETAS  # noqa: E402
 
 TOY2D_PRESETS = {
     "full": dict(datasets=TOY2D_DATASETS, models=tuple(TOY2D_MODELS), grid="authors", seeds=(0, 1, 2, 3, 4),
