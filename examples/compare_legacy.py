@@ -2,7 +2,7 @@
 
     python examples/compare_legacy.py --legacy-logs /path/to/legacy_EXP_LOG_PATH [--logs runs]
 
-Runs match when method, z_dim, mi, e1 and e2 agree (the legacy run-directory names, spec 1.9). For each
+Runs match when method, z_dim, mi, e1 and e2 agree (the legacy run-directory names). For each
 match: -ELBO (consistency), rate (`elbo`), nll, mmd and, for LagVAE, the multipliers, on train and test,
 from both eval.pkl files. The last `Iteration` line of the legacy log.txt is shown when there is one.
 """

@@ -4,7 +4,7 @@
     python examples/evaluate.py runs/lvae/v1/64/1.0-86.0-5.0      # one run
     python examples/evaluate.py legacy/lvae/v1/64/1.0-86.0-5.0 --out evaluated   # a legacy TF1 run
 
-New keys, next to the legacy ones (legacy spec 2.3; utils/mutual_information.py):
+New keys, next to the legacy ones (utils/mutual_information.py):
 `{train,test}_consistency` (= nll + elbo), `_mi_rate`, `_mi_gaussian`, `_mi_kde`, `_mi_aggregate` and
 `_mi_aggregate_ceiling` (= log N, the most the aggregate estimate can give).
 

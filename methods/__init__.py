@@ -1,1 +1,1 @@
-"""Objectives: the legacy LagVAE / InfoVAE family (spec lagvae_legacy.md section 1)."""
+"""Objectives: the legacy LagVAE / InfoVAE family."""

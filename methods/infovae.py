@@ -1,4 +1,4 @@
-"""InfoVAE with fixed multipliers (legacy methods/infovae.py, spec 1.5): lambda1 = e1, lambda2 = e2."""
+"""InfoVAE with fixed multipliers (legacy methods/infovae.py): lambda1 = e1, lambda2 = e2."""
 import keras
 
 from methods.vae import VariationalAutoEncoder, information_objective

@@ -1,4 +1,4 @@
-"""LagVAE: InfoVAE objective with learned Lagrange multipliers (legacy methods/lagvae.py, spec 1.5, 1.7)."""
+"""LagVAE: InfoVAE objective with learned Lagrange multipliers (legacy methods/lagvae.py)."""
 import keras
 import tensorflow as tf
 

@@ -1,4 +1,4 @@
-"""Maximum mean discrepancy of the legacy code (`utils.compute_kernel` / `compute_mmd`, spec 1.6)."""
+"""Maximum mean discrepancy of the legacy code (`utils.compute_kernel` / `compute_mmd`)."""
 import tensorflow as tf
 
 # The legacy code multiplies the MMD by 10000 before it enters the loss and the logs (README: "we scale up MMD by 10000").

@@ -1,4 +1,4 @@
-"""The legacy encoder and decoder (examples/lagvae.py, identical in examples/infovae.py; spec 1.3).
+"""The legacy encoder and decoder (examples/lagvae.py, identical in examples/infovae.py).
 
 Layer names are stable so that checkpoints and legacy TF1 weights can be mapped onto them:
 
@@ -55,7 +55,7 @@ class VariationalEncoder(keras.layers.Layer):
         return self.mean(features), self.logstd(features)
 
     def distribution(self, x):
-        """q(z|x) = MultivariateNormalDiag(loc=mean, scale_diag=exp(logstd)); no clamp (spec 1.3)."""
+        """q(z|x) = MultivariateNormalDiag(loc=mean, scale_diag=exp(logstd)); no clamp."""
         mean, logstd = self(x)
         return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(logstd))
 
@@ -105,7 +105,7 @@ class _WrappedNetwork(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="lagvae")
 class GaussianEncoder(_WrappedNetwork):
     """Any Keras network x -> 2 z_dim outputs as an encoder: q(z|x) = MVNDiag(mean, exp(logstd)) with
-    [mean, logstd] = network(x) (the legacy encoder's distribution, spec 1.3)."""
+    [mean, logstd] = network(x) (the legacy encoder's distribution)."""
 
     def __init__(self, network, name="encoder", **kwargs):
         super().__init__(network, name=name, **kwargs)

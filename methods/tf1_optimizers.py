@@ -1,4 +1,4 @@
-"""TF1 optimizer semantics that Keras 3 does not have (spec 1.7 and 4).
+"""TF1 optimizer semantics that Keras 3 does not have.
 
 * `TF1RMSProp`: `tf.train.RMSPropOptimizer(lr)` with its defaults (decay 0.9, momentum 0, epsilon 1e-10
   inside the square root) and its `rms` slot initialised to ONES, not zeros.

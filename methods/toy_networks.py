@@ -1,8 +1,8 @@
-"""The 2D MLPs of the authors (`EncoderSimple` / `DecoderSimple`, M2:164-228; spec 2.2).
+"""The 2D MLPs of the authors (`EncoderSimple` / `DecoderSimple`, M2:164-228).
 
 Encoder: Linear(2,256)-ReLU, 3 x [Linear(256,256)-ReLU], Linear(256, 2*zdim) -> [mu, logvar].
 Decoder: Linear(zdim,256)-ReLU, 3 x [Linear(256,256)-ReLU], Linear(256, 2), no output activation.
-Weights and biases use the PyTorch `nn.Linear` default U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (spec 1.12).
+Weights and biases use the PyTorch `nn.Linear` default U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 The authors' redundant discarded decoder pass and unused `loggamma` parameter are left out (harmless).
 """
 import math

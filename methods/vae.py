@@ -1,6 +1,6 @@
 """The variational auto-encoder base of the legacy code (methods/vae.py) as a Keras 3 model.
 
-One forward pass (`compute_quantities`) gives every legacy per-batch quantity (spec 1.4); the subclasses
+One forward pass (`compute_quantities`) gives every legacy per-batch quantity; the subclasses
 only choose the objective and what happens to the multipliers. Keys keep the legacy names:
 
 | key | value |
@@ -24,7 +24,7 @@ tfd = tfp.distributions
 
 
 def information_objective(nll, elbo, mmd, l1, l2, mi, e1, e2):
-    """The legacy objective with both `mi` branches and the constant terms (spec 1.5).
+    """The legacy objective with both `mi` branches and the constant terms.
 
     mi <= 0 (minimise MI, rate upper bound):  l1*nll + (l1 - mi)*elbo + l2*mmd - l1*e1 - l2*e2
     mi >  0 (maximise MI, H - D lower bound): (l1 + mi)*nll + l1*elbo + l2*mmd - l1*e1 - l2*e2
@@ -37,7 +37,7 @@ def information_objective(nll, elbo, mmd, l1, l2, mi, e1, e2):
 
 @keras.saving.register_keras_serializable(package="lagvae")
 class VariationalAutoEncoder(keras.Model):
-    """Encoder + decoder + one Adam applied to the encoder then to the decoder (spec 1.7).
+    """Encoder + decoder + one Adam applied to the encoder then to the decoder.
 
     The base objective is the legacy base class's `nll + elbo`. Subclasses override `objective`,
     and LagVAE adds learned multipliers (`multiplier_variables`, `update_multipliers`).
@@ -162,7 +162,7 @@ class VariationalAutoEncoder(keras.Model):
         return nll + elbo
 
     def compute_quantities(self, x):
-        """The legacy per-batch quantities from one z sample per x and one fresh prior batch (spec 1.4)."""
+        """The legacy per-batch quantities from one z sample per x and one fresh prior batch."""
         x = tf.convert_to_tensor(x, tf.float32)
         posterior = self.encoder.distribution(x)
         z = posterior.sample(seed=self._next_seed())  # reparameterised: loc + scale * N(0, I)
@@ -195,7 +195,7 @@ class VariationalAutoEncoder(keras.Model):
         return None
 
     def train_step(self, data):
-        """One simultaneous step from one forward pass (spec 1.7): Adam on the encoder, Adam on the decoder
+        """One simultaneous step from one forward pass: Adam on the encoder, Adam on the decoder
         (the bias-correction step advances twice), then the multipliers."""
         x = self._features(data)
         network_variables = self.network_variables

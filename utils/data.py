@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST: the legacy `read_mnist` pipeline (spec lagvae_legacy.md 1.2) and the raw arrays.
+"""MNIST and Fashion-MNIST: the legacy `read_mnist` pipeline and the raw arrays.
 
 Data is looked up in `$DATA_PREFIX/<path>` (`path='mnist'` or `'fashion_mnist'`), which must hold the four
 original files (the layout the legacy `input_data.read_data_sets` downloaded into). When none of the four is
@@ -81,7 +81,7 @@ def _parse_idx(path, folder, magic):
 
 
 def _scale(images_uint8):
-    """uint8 -> float32 times float32(1/255): the legacy `numpy.multiply(images, 1.0 / 255.0)` (spec 1.2)."""
+    """uint8 -> float32 times float32(1/255): the legacy `numpy.multiply(images, 1.0 / 255.0)`."""
     return images_uint8.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
@@ -213,7 +213,7 @@ def _download_host(builder):
 # ---------------------------------------------------------------- the legacy tf.data pipeline
 
 def read_mnist(path='mnist', label=False, binarized=True, batch_sizes=(250, 250), generator=None):
-    """The legacy `utils.read_mnist` (spec 1.2): (train, test) tf.data.Datasets of the 55000 train and
+    """The legacy `utils.read_mnist`: (train, test) tf.data.Datasets of the 55000 train and
     10000 test images, `from_tensor_slices(images).batch(b)` in file order (no shuffle, no cache), then
     per-batch stochastic binarisation `cast(x > U[0, 1), float32)`, redrawn on every pass over the data.
     `label=True` yields (images, labels); `binarized=False` yields the intensities.

@@ -1,16 +1,16 @@
 """The papers' experiments as data: every trial is one existing training command and its run directory.
 
 A trial is `python examples/<script> <flags>` with `EXP_LOG_PATH` set to the sweep's root. Its run
-directory is the one the command itself builds (the legacy `{mi}-{e1}-{e2}` folders, legacy spec 1.1; the
+directory is the one the command itself builds (the legacy `{mi}-{e1}-{e2}` folders; the
 2D / image `config_name` of the two S-IntroVAE commands), so that a run started by hand and the same run
 started by a sweep are one trial: a finished one (its result file present) is skipped, an interrupted one
 resumes from its own `ckpt/`.
 
 Experiments (`EXPERIMENTS`), each with presets (`full` is the papers' protocol):
-* `pareto`: the UAI 2018 figure "Mutual Information vs Consistency" (legacy spec 2.4, 2.5).
-* `toy2d-table1`: TMLR 2025 Table 1 (sintrovae spec 2.3): stage 1 the authors' beta grid search (seed 0,
+* `pareto`: the UAI 2018 figure "Mutual Information vs Consistency".
+* `toy2d-table1`: TMLR 2025 Table 1 (sintrovae): stage 1 the authors' beta grid search (seed 0,
   `IP:2D/demo_grid_search.py`), stage 2 the selected betas (lowest sample KL, `C2:188-251`) x 5 seeds.
-* `images-ablation`: TMLR 2025 Tables 2/5 (sintrovae spec 3.3): N(0, I) and Vamp->MoG(K) for K in {10, 100}
+* `images-ablation`: TMLR 2025 Tables 2/5 (sintrovae): N(0, I) and Vamp->MoG(K) for K in {10, 100}
   x LC x (IP, SWG) x r in {0, 1, 10, 100}, 3 seeds; the table keeps the best r per configuration.
 """
 import json
@@ -88,7 +88,7 @@ def read_results(path):
 
 
 # ----------------------------------------------------------------------------------------------- pareto
-# Legacy spec 2.5 (the figure's LagVAE protocol) and 2.4 (the proposed InfoVAE grid; the paper's is unknown).
+# Legacy.5 (the figure's LagVAE protocol) and 2.4 (the proposed InfoVAE grid; the paper's is unknown).
 PARETO_FULL = dict(lagvae_mi=(1.0, -1.0), lagvae_e1=(80.0, 82.0, 84.0) + tuple(float(e) for e in range(85, 96)),
                    lagvae_e2=(5.0,), infovae=[(mi, l1, l2) for mi in (1.0, -1.0)
                                                for l1 in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -151,7 +151,7 @@ TOY2D_MODELS = {
     "S-IntroVAE MoG(64) LC": dict(vae=False, prior="vamp", lc=True, ip=False),
     "S-IntroVAE MoG(64) LC IP": dict(vae=False, prior="vamp", lc=True, ip=True),
 }
-# The authors' beta grids (sintrovae spec 2.3, C2:116-182): S-IntroVAE 6 x 7 x 5 = 210, VAE 9 x 9 = 81.
+# The authors' beta grids (sintrovae, C2:116-182): S-IntroVAE 6 x 7 x 5 = 210, VAE 9 x 9 = 81.
 SINTRO_BETA_REC = (0.05, 0.2, 0.3, 0.4, 0.8, 1.0)
 SINTRO_BETA_KL = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0)
 SINTRO_NEG_FACTORS = (1, 2, 3, 4, 5)

@@ -1,7 +1,7 @@
 """Load a legacy TF1 checkpoint of `ermongroup/lagvae` into our Keras networks (methods/networks.py).
 
 The legacy networks are `tf.make_template('encoder/network', ...)` / `('decoder/network', ...)` around
-`tf.layers.dense` calls (spec 1.3), so the variables are named (derived in tests/test_legacy_runs.py by
+`tf.layers.dense` calls, so the variables are named (derived in tests/test_legacy_runs.py by
 building the legacy graph with the TF1 layers):
 
     encoder/network/dense/{kernel,bias}     Dense(1024, softplus)   -> encoder.hidden_1
@@ -9,10 +9,10 @@ building the legacy graph with the TF1 layers):
     encoder/network/dense_2/...             Dense(z) mean           -> encoder.mean
     encoder/network/dense_3/...             Dense(z) logstd         -> encoder.logstd
     decoder/network/dense, dense_1, dense_2                          -> decoder.hidden_1, hidden_2, logits
-    lambda1, lambda2                        LagVAE multipliers (spec 1.5), top-level `tf.get_variable`
+    lambda1, lambda2                        LagVAE multipliers, top-level `tf.get_variable`
 
 The TF1 Saver was given `save_path=logdir` ending in '/', so the checkpoint prefix is the empty basename
-inside the run directory (`<logdir>/.index`, `<logdir>/.data-00000-of-00001`; spec 1.9). Adam / RMSProp
+inside the run directory (`<logdir>/.index`, `<logdir>/.data-00000-of-00001`). Adam / RMSProp
 slots are ignored: a legacy run can be evaluated, not resumed.
 """
 import os

@@ -1,8 +1,8 @@
-"""Readers of run directories, legacy (TF1 `ermongroup/lagvae`) and ours, which share one layout (spec 1.9):
+"""Readers of run directories, legacy (TF1 `ermongroup/lagvae`) and ours, which share one layout:
 
     $EXP_LOG_PATH/lvae/v1/{z_dim}/{mi}-{e1}-{e2}/       LagVAE     (infovae/v1/... for InfoVAE)
-        eval.pkl      dict of np.float32 (spec 1.10): {train,test}_{elbo,nll,mmd}[, _l1, _l2]
-        log.txt       legacy logger 'log' format (spec 1.8, 3): LagVAE `Iteration %d: all ...` lines,
+        eval.pkl      dict of np.float32: {train,test}_{elbo,nll,mmd}[, _l1, _l2]
+        log.txt       legacy logger 'log' format: LagVAE `Iteration %d: all ...` lines,
                       InfoVAE and evaluation key/value tables framed by dashes
         events.out.tfevents.*   TF1 FileWriter scalars `train/*` every 1000 iterations
 
@@ -32,7 +32,7 @@ def config_folder_name(mi, e1, e2):
 
 
 def run_directory(root, method, z_dim, mi, e1, e2):
-    """`root/lvae/v1/{z}/{mi}-{e1}-{e2}` (or infovae/v1/...) as the legacy commands build it (spec 1.1)."""
+    """`root/lvae/v1/{z}/{mi}-{e1}-{e2}` (or infovae/v1/...) as the legacy commands build it."""
     return os.path.join(root, METHOD_FOLDERS[method], str(int(z_dim)), config_folder_name(mi, e1, e2))
 
 
@@ -71,7 +71,7 @@ class Run:
         return self.evaluation is not None
 
     def consistency(self, split):
-        """-ELBO = `{split}_nll + {split}_elbo` (spec 2.3), nan when missing."""
+        """-ELBO = `{split}_nll + {split}_elbo`, nan when missing."""
         ev = self.evaluation or {}
         try:
             return float(ev["%s_nll" % split]) + float(ev["%s_elbo" % split])
@@ -137,7 +137,7 @@ class LegacyLog:
 
 
 def parse_log_text(text):
-    """Parse the legacy logger output (spec 1.8, 3) from a string."""
+    """Parse the legacy logger output from a string."""
     iterations, tables, table = [], [], None
     for line in text.splitlines():
         line = line.rstrip("\n")

@@ -1,6 +1,6 @@
 """The resumable training / evaluation flow shared by examples/lagvae.py and examples/infovae.py.
 
-Legacy behaviour (spec 1.1, 1.8, 1.10): 5000 epochs over the 55000 training images in a fixed order, one
+Legacy behaviour: 5000 epochs over the 55000 training images in a fixed order, one
 step per batch; every `log_every` (1000) iterations the model's log line / table is written from a NEW
 batch of the training iterator and the TensorBoard scalars from ANOTHER one (these two batches are not
 trained on); then `test()`: test split, then train split, merged into eval.pkl.

@@ -1,4 +1,4 @@
-"""The legacy Baselines-style logger (spec lagvae_legacy.md section 3), ported to TensorFlow 2.
+"""The legacy Baselines-style logger, ported to TensorFlow 2.
 
 Behaviour kept from the legacy `utils/logger.py`:
 * formats 'stdout', 'log' (log.txt), 'json' (progress.json), 'tensorboard' (tb/), chosen by `configure`;
@@ -159,7 +159,7 @@ class CSVOutputFormat(OutputFormat):
 
 class TensorBoardScalars:
     """TensorBoard scalars with event files directly in `logdir` (the legacy `tf.summary.FileWriter(logdir)`
-    layout, spec 1.9). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes.
+    layout). `write({'train/elbo': v, ...}, step)` writes each tag as given and flushes.
 
     The scalars are what the legacy `FileWriter.add_summary` wrote for a merged `tf.summary.scalar` summary:
     one event per call holding a `Summary` whose values are `simple_value`s (float32). TensorBoard reads
@@ -248,7 +248,7 @@ def _wait_for_a_later_second(logdir, longest=2.0):
 
 class TensorBoardOutputFormat(OutputFormat):
     """The legacy 'tensorboard' format: one event per dump in `<dir>/tb/`, step 1, 2, 3, ...
-    Reimplemented with a tf.summary writer (the legacy pywrap EventsWriter is not TF2 public API, spec 3);
+    Reimplemented with a tf.summary writer (the legacy pywrap EventsWriter is not TF2 public API);
     the scalars are `simple_value`s as the legacy `Summary.Value(tag=k, simple_value=float(v))`.
     Each configure starts a new event file whose steps start again at 1.
 

@@ -1,10 +1,10 @@
 """Estimators of the mutual information I_q(x; z) of an encoder q(z|x) = N(mean(x), diag(std(x)^2)).
 
-The paper's estimator is not known (legacy spec 2.1, 2.3). Four estimators are computed, each under
-its own name (spec 2.3 "Recommendation"):
+The paper's estimator is not known. Four estimators are computed, each under
+its own name:
 
 * `rate`      R = E_x E_q(z|x)[log q(z|x) - log p(z)], one z per x: the legacy `*_elbo` key. It is an upper
-              bound, R = I + KL(q(z) || p(z)); the figure uses it (the inferred reading of spec 2.3).
+              bound, R = I + KL(q(z) || p(z)); the figure uses it (an inferred reading: the paper does not name its estimator).
 * `gaussian`  0.5 logdet(2 pi e Cov[z]) - E[sum log std + (d/2) log 2 pi e]: H(q(z)) replaced by the entropy
               of a Gaussian with the same covariance (an upper bound on H, so on I); exact for a
               linear-Gaussian encoder (the authors' `mmd_vae.py:compute_z_logdet`).
@@ -29,7 +29,7 @@ from scipy.special import logsumexp
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_2PIE = math.log(2.0 * math.pi * math.e)
 
-# The research code's sizes (spec 2.3): a KDE fit to 20000 train z's, evaluated at 2000 z's.
+# The research code's sizes: a KDE fit to 20000 train z's, evaluated at 2000 z's.
 KDE_FIT_SAMPLES = 20000
 KDE_EVAL_SAMPLES = 2000
 KDE_DRAWS = 2
@@ -54,7 +54,7 @@ def gaussian_log_density(z, mean, std):
 
 
 def rate(z, mean, std):
-    """R = mean_i [log q(z_i|x_i) - log N(z_i; 0, I)], one z per x: the legacy `elbo` key (spec 1.4)."""
+    """R = mean_i [log q(z_i|x_i) - log N(z_i; 0, I)], one z per x: the legacy `elbo` key."""
     z, mean, std = _as64(z, mean, std)
     log_prior = np.sum(-0.5 * np.square(z) - 0.5 * LOG_2PI, axis=-1)
     return float(np.mean(gaussian_log_density(z, mean, std) - log_prior))
@@ -67,7 +67,7 @@ def posterior_entropy(std):
 
 
 def gaussian_marginal_mi(z, std):
-    """0.5 logdet(2 pi e Cov[z]) - E[sum log std + (d/2) log 2 pi e] (spec 2.3 (i))."""
+    """0.5 logdet(2 pi e Cov[z]) - E[sum log std + (d/2) log 2 pi e]."""
     z, std = _as64(z, std)
     d = z.shape[1]
     covariance = np.atleast_2d(np.cov(z, rowvar=False))

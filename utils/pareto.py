@@ -1,8 +1,8 @@
-"""The "Mutual Information vs Consistency" figure of the repo's lagvae.jpg (legacy spec 2.2, 2.5):
+"""The "Mutual Information vs Consistency" figure of the repo's lagvae.jpg:
 collect the runs of one or two EXP_LOG_PATHs, write them as a CSV of points, draw the Train / Test panels.
 
-x = consistency = -ELBO = `{split}_nll + {split}_elbo` (spec 2.3, inferred); y = an MI estimate, by default
-the rate `{split}_elbo` (spec 2.3, inferred); the other estimators of utils/mutual_information.py are read
+x = consistency = -ELBO = `{split}_nll + {split}_elbo`; y = an MI estimate, by default
+the rate `{split}_elbo` (inferred: the paper does not name its estimator); the other estimators of utils/mutual_information.py are read
 from `{split}_mi_<name>` when a run's evaluation wrote them.
 """
 import csv

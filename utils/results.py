@@ -1,4 +1,4 @@
-"""eval.pkl / eval.json of a run (legacy `VariationalAutoEncoder._write_evaluation`, spec 1.10)."""
+"""eval.pkl / eval.json of a run (legacy `VariationalAutoEncoder._write_evaluation`)."""
 import os
 import pickle
 
