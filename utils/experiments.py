@@ -108,8 +108,9 @@ PARETO_PRESETS = {
                          epochs=120),
     # what ran here (docs/reproduction/frontier40): 40 epochs per run, levels set from 40-epoch pilots (mi = -1,
     # e1 = 130 and mi = +1, e1 = 125 ended 11-14 nats inside e1 with lambda1 falling), so that the last ones bind
-    "cpu-frontier40": dict(lagvae_mi=None, lagvae_pairs=[(1.0, 110.0), (1.0, 114.0), (1.0, 125.0), (-1.0, 117.0),
-                                                         (-1.0, 118.0), (-1.0, 120.0), (-1.0, 130.0)],
+    "cpu-frontier40": dict(lagvae_mi=None, lagvae_pairs=[(1.0, 110.0), (1.0, 111.0), (1.0, 114.0), (1.0, 125.0),
+                                                         (-1.0, 117.0), (-1.0, 118.0), (-1.0, 119.0),
+                                                         (-1.0, 120.0), (-1.0, 130.0)],
                            lagvae_e2=(5.0,), infovae=[(1.0, 10.0, 1.0), (-1.0, 1.0, 1.0)], epochs=40),
 }
 
