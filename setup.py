@@ -1,4 +1,4 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="lagvae",
@@ -6,7 +6,7 @@ setup(
     description="TensorFlow 2 / Keras reproduction of the Lagrangian VAE family (UAI 2018) and "
                 "Soft-IntroVAE with a learned prior (TMLR 2025)",
     python_requires=">=3.10",
-    packages=["methods", "utils"],
+    packages=find_packages(include=["methods", "utils", "utils.*"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tf-keras>=2.21,<2.22",            # only so that tensorflow-probability imports

@@ -5,7 +5,7 @@ graph of `ermongroup/lagvae`, and against the machine's float32 matmul speed.
 
 Two worker processes, started once and kept warm, take turns (paired rounds; only one runs at a time):
 
-* ours: `LagrangianVAE.train_batch` on the real pipeline (`utils.data.read_mnist` with a generator, MNIST
+* ours: `LagrangianVAE.train_batch` on the real pipeline (`utils.data.mnist.read_mnist` with a generator, MNIST
   from $DATA_PREFIX, as `examples/lagvae.py` trains), with and without XLA; it also times a 2048^3 float32
   matmul and the step's own matmuls back to back (`ceiling`: what the step would reach if everything else
   were free);
@@ -34,8 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.errors import exit_on_user_error  # noqa: E402
-from utils.flags import OneLineCommand  # noqa: E402
+from utils.plumbing.errors import exit_on_user_error  # noqa: E402
+from utils.plumbing.flags import OneLineCommand  # noqa: E402
 
 MATMUL_SIZE = 2048
 
@@ -133,10 +133,10 @@ def our_measurements(tf, steps, batch_size, dataset, variants):
     """name -> function returning one round's figures, for the matmul, the ceiling and each training variant."""
     import keras
     from methods.lagvae import LagrangianVAE
-    from utils.data import read_mnist
+    from utils.data.mnist import read_mnist
 
     keras.utils.set_random_seed(0)
-    with tf.device("/CPU:0"):   # as utils/legacy_training.py: the binarisation stream lives with tf.data
+    with tf.device("/CPU:0"):   # as utils/training/legacy.py: the binarisation stream lives with tf.data
         generator = tf.random.Generator.from_seed(1)
     train, _ = read_mnist(dataset, batch_sizes=(batch_size, batch_size), generator=generator)
     batches = endless_batches(train)
@@ -159,7 +159,7 @@ def legacy_measurements(tf, steps, batch_size, dataset):
     """The legacy TF1 graph (bench/legacy_graph.py) in graph mode with TF2 behaviour off (this process only)."""
     tf.compat.v1.disable_v2_behavior()
     from bench.legacy_graph import LegacyLagVAEGraph
-    from utils.data import load_mnist_arrays
+    from utils.data.mnist import load_mnist_arrays
 
     graph = LegacyLagVAEGraph(tf, load_mnist_arrays(dataset).train.images, batch_size=batch_size,
                               mi=MI, e1=E1, e2=E2, seed=0)
@@ -170,7 +170,7 @@ def legacy_measurements(tf, steps, batch_size, dataset):
 
 def serve(kind, steps, batch_size, dataset, variants):
     """Serve measurements over stdin/stdout: 'READY [names]', then one 'RESULT {json}' line per name asked."""
-    from utils.devices import disable_tf32
+    from utils.plumbing.devices import disable_tf32
     tf = disable_tf32()   # float32 matmuls in float32 on both sides, as the legacy code ran them
     if kind == "legacy":
         measure = legacy_measurements(tf, steps, batch_size, dataset)
@@ -255,8 +255,8 @@ def main(steps, rounds, batch_size, dataset, device, xla, malloc_threshold_mb, w
     if worker is not None:
         serve(worker, steps, batch_size, dataset, variants)
         return
-    from utils.data import load_mnist_arrays
-    from utils.devices import setup_device
+    from utils.data.mnist import load_mnist_arrays
+    from utils.plumbing.devices import setup_device
     described = setup_device(device)
     load_mnist_arrays(dataset)   # missing data: one line now, before any worker starts
     default = "no XLA" if described == "CPU" else "XLA"

@@ -43,7 +43,7 @@ def main():
     args = parser.parse_args()
     started = time.perf_counter()
     import ray
-    from utils.sweep import connect
+    from utils.sweeps.engine import connect
     print("import ray: %.2f s" % (time.perf_counter() - started))
     base = rss_mb(os.getpid())
     for round_ in range(args.rounds):

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.flags import OneLineCommand  # noqa: E402
+from utils.plumbing.flags import OneLineCommand  # noqa: E402
 
 
 @click.command(cls=OneLineCommand)
@@ -26,14 +26,14 @@ from utils.flags import OneLineCommand  # noqa: E402
 @click.option("--components", type=click.IntRange(1, 4096), default=64, show_default=True)
 @click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True)
 def main(iterations, run_eval, no_xla, components, mc):
-    from utils.devices import disable_tf32
+    from utils.plumbing.devices import disable_tf32
     disable_tf32()  # float32 matmuls, as the authors' PyTorch code
     import numpy as np
     import tensorflow as tf
 
-    from utils.toy_run import build_model
-    from utils.toy_data import ToyData
-    from utils.toy_metrics import evaluate
+    from utils.training.toy import build_model
+    from utils.data.toy import ToyData
+    from utils.metrics.toy import evaluate
 
     data = ToyData("8Gaussian", 0)
     model = build_model("8Gaussian", "mog", components, True, True, True, True, 0.0, mc, (0.2, 0.3, 0.9),

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.flags import FiniteFloat, OneLineCommand  # noqa: E402
+from utils.plumbing.flags import FiniteFloat, OneLineCommand  # noqa: E402
 
 TRAIN_IMAGES = {"mnist": 60000, "cifar10": 50000}
 # Network passes per adversarial iteration (T2:206-346): E-step 3 encoder + 4 decoder forwards,
@@ -95,7 +95,7 @@ def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops):
 @click.option("--gpu-tflops", type=FiniteFloat(0.1), default=50.0, show_default=True,
               help="assumed sustained GPU throughput for the estimate")
 def main(shape, iterations, components, mc, xla, gpu_tflops):
-    from utils.devices import disable_tf32
+    from utils.plumbing.devices import disable_tf32
     disable_tf32()  # float32 convolutions and matmuls, as the authors' PyTorch code
     for dataset in (["mnist", "cifar10"] if shape == "both" else [shape]):
         bench_shape(dataset, iterations, components, mc, xla, gpu_tflops)

@@ -14,9 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import click
 
-from utils.errors import UserError, exit_on_user_error
-from utils.legacy_runs import find_runs, read_log_txt
-from utils.paths import exp_log_path
+from utils.plumbing.errors import UserError, exit_on_user_error
+from utils.legacy.runs import find_runs, read_log_txt
+from utils.plumbing.paths import exp_log_path
 
 QUANTITIES = ("consistency", "elbo", "nll", "mmd", "l1", "l2")
 

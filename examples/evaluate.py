@@ -4,12 +4,12 @@
     python examples/evaluate.py runs/lvae/v1/64/1.0-86.0-5.0      # one run
     python examples/evaluate.py legacy/lvae/v1/64/1.0-86.0-5.0 --out evaluated   # a legacy TF1 run
 
-New keys, next to the legacy ones (utils/mutual_information.py):
+New keys, next to the legacy ones (utils/metrics/mutual_information.py):
 `{train,test}_consistency` (= nll + elbo), `_mi_rate`, `_mi_gaussian`, `_mi_kde`, `_mi_aggregate` and
 `_mi_aggregate_ceiling` (= log N, the most the aggregate estimate can give).
 
 Our runs are restored from `<run dir>/ckpt/`. A legacy run directory (a TF1 checkpoint `<run dir>/.index`) is
-loaded into our networks (utils/legacy_checkpoints.py) and evaluated by our code: the legacy keys are
+loaded into our networks (utils/legacy/checkpoints.py) and evaluated by our code: the legacy keys are
 recomputed as well, and everything is written under `--out` (legacy folders are never modified).
 """
 import json
@@ -21,9 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.flags import OneLineCommand  # noqa: E402
-from utils.legacy_runs import METHOD_FOLDERS, describe_run_directory, find_runs  # noqa: E402
+from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.plumbing.flags import OneLineCommand  # noqa: E402
+from utils.legacy.runs import METHOD_FOLDERS, describe_run_directory, find_runs  # noqa: E402
 
 NEW_KEY = "test_mi_kde"   # present once a run has been evaluated here
 
@@ -48,9 +48,9 @@ def evaluate_run(logdir, out_root, seed):
     """Evaluate one run directory; returns (output directory, results written)."""
     import keras
     import tensorflow as tf
-    from utils.legacy_training import LegacyRun
-    from utils.mutual_information import information_evaluation
-    from utils.results import read_evaluation, write_evaluation
+    from utils.training.legacy import LegacyRun
+    from utils.metrics.mutual_information import information_evaluation
+    from utils.plumbing.results import read_evaluation, write_evaluation
 
     method, z_dim, mi, e1, e2 = describe_run_directory(logdir)
     config = _config(logdir)
@@ -64,8 +64,8 @@ def evaluate_run(logdir, out_root, seed):
         legacy, out = read_evaluation(logdir), logdir
         results = {}
     elif os.path.exists(os.path.join(logdir, ".index")):
-        from utils.data import read_mnist
-        from utils.legacy_checkpoints import load_legacy_model
+        from utils.data.mnist import read_mnist
+        from utils.legacy.checkpoints import load_legacy_model
         if out_root is None:
             raise UserError("%s is a legacy TF1 run: pass --out FOLDER for the results (legacy folders are "
                             "left as they are)." % logdir)
@@ -97,9 +97,9 @@ def evaluate_run(logdir, out_root, seed):
 @click.option("--device", default="auto", show_default=True, help="'auto', 'cpu' or a GPU index.")
 @exit_on_user_error
 def main(run_dirs, logs, out_root, redo, seed, device):
-    from utils.devices import setup_device
-    from utils.paths import exp_log_path
-    from utils.results import read_evaluation
+    from utils.plumbing.devices import setup_device
+    from utils.plumbing.paths import exp_log_path
+    from utils.plumbing.results import read_evaluation
 
     if not run_dirs:
         root = logs or exp_log_path()

@@ -14,8 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.flags import FiniteFloat  # noqa: E402
-from utils.legacy_training import legacy_command  # noqa: E402
+from utils.plumbing.flags import FiniteFloat  # noqa: E402
+from utils.training.legacy import legacy_command  # noqa: E402
 
 
 def build_model(**kwargs):

@@ -12,9 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import click
 
-from utils.errors import UserError, exit_on_user_error
-from utils.paths import exp_log_path
-from utils.pareto import ESTIMATORS, read_paper_points, run_points, write_figure
+from utils.plumbing.errors import UserError, exit_on_user_error
+from utils.plumbing.paths import exp_log_path
+from utils.figures.pareto import ESTIMATORS, read_paper_points, run_points, write_figure
 
 
 @click.command()

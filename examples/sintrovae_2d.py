@@ -20,11 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.flags import FiniteFloat, OneLineCommand  # noqa: E402
-from utils.toy_data import DATASETS  # noqa: E402
+from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.plumbing.flags import FiniteFloat, OneLineCommand  # noqa: E402
+from utils.data.toy import DATASETS  # noqa: E402
 
-from utils.toy_run import config_name, parse_milestones, resolve_betas, train_and_evaluate  # noqa: E402
+from utils.training.toy import config_name, parse_milestones, resolve_betas, train_and_evaluate  # noqa: E402
 
 @click.command(cls=OneLineCommand)
 @click.option("--dataset", type=click.Choice(DATASETS), default="8Gaussian", show_default=True)
@@ -85,15 +85,15 @@ def main(dataset, prior, num_components, learnable_contributions, intro_prior, s
                         "from the first K points of one batch." % (num_components, batch_size))
     if prior == "imposed":
         num_components, learnable_contributions = 1, False
-    from utils.paths import obtain_log_path
+    from utils.plumbing.paths import obtain_log_path
     name = config_name(prior, num_components, learnable_contributions, intro_prior, sampling_with_grad,
                        clip_logvar, r_entropy, betas, mc, iterations, warmup, milestones)
     run_dir = obtain_log_path(os.path.join("sintrovae2d", dataset, name, "seed%d" % seed))
     if os.path.exists(os.path.join(run_dir, "eval.json")):
         print("%s is finished (eval.json exists): nothing to do; delete the folder to run it again." % run_dir)
         return
-    from utils.devices import setup_device
-    from utils.run_guard import guarded_run
+    from utils.plumbing.devices import setup_device
+    from utils.plumbing.run_guard import guarded_run
     setup_device(device)
     with guarded_run(run_dir) as stop:
         train_and_evaluate(run_dir, stop=stop, dataset=dataset, prior_kind=prior, num_components=num_components,

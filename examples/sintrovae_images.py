@@ -10,7 +10,7 @@ $EXP_LOG_PATH/sintrovae_images/<dataset>/<config>/seed<k>/: log.txt, progress.cs
 scalars and image grids (tb/), PNG grids (images/), ckpt/ (resume by running the same command again),
 ckpt_best/ and model_selection.json (the authors' model selection: FD-LeNet, or FID when --inception-graph is
 given, at the start of epochs 0, 80, 120, 160, 200 and the last; `selection_epochs`), and eval.json (the
-metrics of utils/image_metrics.py and FD-LeNet, FID with --inception-graph, on the selected model).
+metrics of utils/metrics/images.py and FD-LeNet, FID with --inception-graph, on the selected model).
 """
 import os
 import sys
@@ -20,10 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.flags import FiniteFloat, OneLineCommand  # noqa: E402
+from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.plumbing.flags import FiniteFloat, OneLineCommand  # noqa: E402
 
-from utils.image_run import DATASETS, _finished_epochs, config_name, train_and_evaluate  # noqa: E402
+from utils.training.images import DATASETS, _finished_epochs, config_name, train_and_evaluate  # noqa: E402
 
 @click.command(cls=OneLineCommand)
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
@@ -75,13 +75,13 @@ def main(**options):
     if options["prior"] == "vamp" and options["mog_warmup"] > options["warmup_epochs"]:
         raise UserError("--mog-warmup (%d) must not exceed --warmup-epochs (%d)."
                         % (options["mog_warmup"], options["warmup_epochs"]))
-    from utils.devices import setup_device
+    from utils.plumbing.devices import setup_device
     setup_device(options["device"])
     if options["inception_graph"]:  # load it now: a wrong file is a one-line error before training, not after it
-        from utils.image_metrics import InceptionFeatures
+        from utils.metrics.images import InceptionFeatures
         InceptionFeatures(options["inception_graph"])
     from methods.resnet import IMAGE_CONFIGS
-    from utils.paths import obtain_log_path
+    from utils.plumbing.paths import obtain_log_path
 
     default_batch = IMAGE_CONFIGS[options["dataset"]].batch_size
     name = config_name(options["prior"], options["num_components"], options["learnable_weights"],
@@ -98,8 +98,8 @@ def main(**options):
     if options["run_eagerly"]:
         import tensorflow as tf
         tf.config.run_functions_eagerly(True)
-    from utils.image_data import load_image_data
-    from utils.run_guard import guarded_run
+    from utils.data.images import load_image_data
+    from utils.plumbing.run_guard import guarded_run
     load_image_data(options["dataset"], options["subset"])  # missing data: one line, before the run folder exists
     with guarded_run(run_dir) as stop:
         train_and_evaluate(options, run_dir, name, eval_path, stop)

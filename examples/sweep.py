@@ -20,11 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from utils import experiments  # noqa: E402
-from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.flags import OneLineCommand  # noqa: E402
-from utils.paths import exp_log_path  # noqa: E402
-from utils.sweep_runner import parse_seeds, run_experiment  # noqa: E402
+from utils.sweeps import experiments  # noqa: E402
+from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.plumbing.flags import OneLineCommand  # noqa: E402
+from utils.plumbing.paths import exp_log_path  # noqa: E402
+from utils.sweeps.runner import parse_seeds, run_experiment  # noqa: E402
 
 EXAMPLES = os.path.dirname(os.path.abspath(__file__))
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,7 +81,7 @@ experiment_command("images-ablation", "TMLR 2025 image ablation: N(0,I) and Vamp
 @exit_on_user_error
 def hparams_command(run_dirs):
     """Write the HParams summaries of finished runs (default: every finished run under $EXP_LOG_PATH)."""
-    from utils.hparams import describe_run, write_hparams
+    from utils.sweeps.hparams import describe_run, write_hparams
     if not run_dirs:
         root = exp_log_path()
         run_dirs = sorted({dirpath for dirpath, _, files in os.walk(root)

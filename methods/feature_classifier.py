@@ -10,7 +10,7 @@ import os
 import keras
 import numpy as np
 
-from utils.image_metrics import frechet_distance_of_features
+from utils.metrics.images import frechet_distance_of_features
 
 FEATURE_DIM = 84
 

@@ -3,7 +3,7 @@
 Matches the authors' code, athaioan/intro_prior at c5f1e3b (line numbers at that commit). Short names:
 T2 = 2D/train_scripts/prior_decoder_cooperation_target_prior_variance_clipping_entropy_encoder_assignment.py,
 TI = the file of the same name in images/train_scripts/, M2 / MI = 2D|images/models/models_build.py,
-L2 / LI = 2D|images/utils/losses.py, C2 / CI = 2D|images/utils/configs.py, R2 = 2D/utils/results.py;
+L2 / LI = 2D|images/utils/losses.py, C2 / CI = 2D|images/utils/configs.py, R2 = 2D/utils/plumbing/results.py;
 SI = soft_intro_vae/train_soft_intro_vae.py of taldatech/soft-intro-vae-pytorch.
 
 API (stable; data-agnostic -- the 2D benchmark and the image experiments both use it):
@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from methods.priors import kl_monte_carlo, mog_logvar, reparameterised_samples, responsibility_neg_entropy, \
     split_moments
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 WARMUP, ADVERSARIAL = 0, 1
 _NUM_SEEDS = 16

@@ -129,7 +129,7 @@ class VariationalAutoEncoder(keras.Model):
         return None, None
 
     def checkpoint_trackables(self):
-        """Everything a resumed run needs, for `utils.checkpoints.RunCheckpoint` (the seed stream is not
+        """Everything a resumed run needs, for `utils.plumbing.checkpoints.RunCheckpoint` (the seed stream is not
         tracked by Keras' own checkpoint children, so it is listed here)."""
         return {"model": self, "optimizer": self.optimizer, "sample_seeds": self.sample_seeds.state}
 

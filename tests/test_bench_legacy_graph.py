@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.legacy_graph import DECODER_SCOPE, ENCODER_SCOPE, LegacyLagVAEGraph  # noqa: E402
 from methods.lagvae import LagrangianVAE  # noqa: E402
-from utils.legacy_checkpoints import DECODER_LAYERS, ENCODER_LAYERS  # noqa: E402
+from utils.legacy.checkpoints import DECODER_LAYERS, ENCODER_LAYERS  # noqa: E402
 
 BATCH, Z_DIM = 40, 64
 LAMBDAS = (2.5, 0.75)

@@ -94,9 +94,9 @@ def test_the_float_flags_are_found():
 @pytest.mark.parametrize("relative, flag", FLOAT_FLAGS)
 def test_every_float_flag_refuses_non_finite_values(folders, monkeypatch, relative, flag, value):
     module = load(command_path(relative))
-    import utils.devices
+    import utils.plumbing.devices
     for name in ("choose_device", "setup_device", "disable_tf32"):
-        monkeypatch.setattr(utils.devices, name, stop_work, raising=False)
+        monkeypatch.setattr(utils.plumbing.devices, name, stop_work, raising=False)
     for name in ("bench_shape", "train_and_evaluate", "ImageRun", "evaluate_run", "run_command"):
         if hasattr(module, name):
             monkeypatch.setattr(module, name, stop_work)
@@ -120,8 +120,8 @@ DEVICE_COMMANDS = [
 @pytest.mark.parametrize("relative, args", DEVICE_COMMANDS)
 def test_a_gpu_the_machine_does_not_have_is_refused_before_any_work(folders, monkeypatch, relative, args):
     """--device 7 on a machine with GPUs 0 and 1: one line, no 'Using device GPU 7', nothing written."""
-    import utils.devices
-    monkeypatch.setattr(utils.devices, "installed_gpus", lambda: [0, 1])
+    import utils.plumbing.devices
+    monkeypatch.setattr(utils.plumbing.devices, "installed_gpus", lambda: [0, 1])
     run = folders / "run"
     run.mkdir()
     args = [str(run) if arg == "RUN" else arg for arg in args]
@@ -135,8 +135,8 @@ def test_device_setup_refuses_a_gpu_tensorflow_cannot_use(monkeypatch):
     ran on the CPU with XLA on); 'auto' says so and runs on the CPU."""
     import tensorflow as tf
 
-    import utils.devices as devices
-    from utils.errors import UserError
+    import utils.plumbing.devices as devices
+    from utils.plumbing.errors import UserError
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("TensorFlow sees a GPU here")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES", ""))
@@ -151,13 +151,13 @@ def test_device_setup_refuses_a_gpu_tensorflow_cannot_use(monkeypatch):
 
 
 TF32_COMMANDS = [  # (command, arguments, the first function of the command's work after its set-up)
-    ("examples/lagvae.py", [], "utils.data:load_mnist_arrays"),      # the data check before the run folder
-    ("examples/infovae.py", [], "utils.data:load_mnist_arrays"),
+    ("examples/lagvae.py", [], "utils.data.mnist:load_mnist_arrays"),      # the data check before the run folder
+    ("examples/infovae.py", [], "utils.data.mnist:load_mnist_arrays"),
     ("examples/sintrovae_2d.py", [], "module:train_and_evaluate"),
-    ("examples/sintrovae_images.py", [], "utils.image_data:load_image_data"),
+    ("examples/sintrovae_images.py", [], "utils.data.images:load_image_data"),
     ("examples/evaluate.py", ["RUN"], "module:evaluate_run"),
     ("bench/bench_lagvae.py", ["--worker", "ours"], "module:our_measurements"),    # TF32 off in each worker
-    ("bench/bench_sintrovae_2d.py", [], "utils.toy_data:ToyData"),
+    ("bench/bench_sintrovae_2d.py", [], "utils.data.toy:ToyData"),
     ("bench/bench_sintrovae_images.py", [], "module:bench_shape"),
 ]
 
@@ -198,7 +198,7 @@ def test_a_wrong_inception_graph_is_refused_before_training(folders, monkeypatch
     starts (they were found only at evaluation, after 220 epochs)."""
     import tensorflow as tf
     module = load(command_path("examples/sintrovae_images.py"))
-    monkeypatch.setattr(module, "train_and_evaluate", stop_work)  # the run itself (utils/image_run.py)
+    monkeypatch.setattr(module, "train_and_evaluate", stop_work)  # the run itself (utils/training/images.py)
     garbage = folders / "garbage.pb"
     garbage.write_bytes(b"not a graph at all\n" * 10)
     other = folders / "other.pb"

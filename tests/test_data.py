@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils import data
-from utils.errors import UserError
+from utils.data import mnist as data
+from utils.plumbing.errors import UserError
 
 
 def parse_idx_independently(path, header_bytes):

@@ -7,8 +7,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from utils.errors import UserError
-from utils.image_data import (CIFAR_TEST_FILE, CIFAR_TRAIN_FILES, epoch_batches, load_image_data,
+from utils.plumbing.errors import UserError
+from utils.data.images import (CIFAR_TEST_FILE, CIFAR_TRAIN_FILES, epoch_batches, load_image_data,
                               num_batches, read_cifar10_archive)
 
 PER_BATCH = 3

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.errors import UserError
-from utils.image_metrics import (InceptionFeatures, frechet_distance, frechet_distance_of_features,
+from utils.plumbing.errors import UserError
+from utils.metrics.images import (InceptionFeatures, frechet_distance, frechet_distance_of_features,
                                  fraction_in_manifold, inactive_modes, latent_classification_accuracy, nearest_neighbour_radii,
                                  precision_recall, quantize_generated)
 
@@ -111,7 +111,7 @@ def test_inactive_modes_and_quantisation():
 
 def test_fd_lenet_trains_caches_and_separates_data_from_noise(tmp_path, shared_data_prefix, monkeypatch):
     from methods.feature_classifier import classifier_accuracy, fd_lenet, load_or_train_feature_classifier
-    from utils.image_data import load_image_data
+    from utils.data.images import load_image_data
     monkeypatch.setenv("DATA_PREFIX", shared_data_prefix)
     data = load_image_data("mnist", subset=2000)
     model = load_or_train_feature_classifier("mnist", data.train_images, data.train_labels, str(tmp_path), epochs=2)

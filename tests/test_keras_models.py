@@ -287,7 +287,7 @@ def test_readme_example_trains_saves_loads_and_samples(tmp_path, monkeypatch, sh
     assert (loaded.z_dim, loaded.mi, loaded.e1, loaded.e2) == (16, 1.0, 90.0, 5.0)
     assert_same_state(state(loaded), state(model))
     assert int(model.optimizer.iterations.numpy()) == 2 * 2 * 20  # 2 epochs of 20 batches, two Adam applies
-    from utils.data import load_mnist_arrays
+    from utils.data.mnist import load_mnist_arrays
     x = (load_mnist_arrays("fashion_mnist").test.images[:8] > 0.5).astype(np.float32)
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
     assert samples.shape == (16, 784) and np.all((samples.numpy() >= 0) & (samples.numpy() <= 1))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils import legacy_runs
-from utils.errors import UserError
+from utils.legacy import runs as legacy_runs
+from utils.plumbing.errors import UserError
 
 
 def write_eval(folder, values):
@@ -94,7 +94,7 @@ def test_event_files_tf1_simple_values_and_tf2_scalars(tmp_path):
 
 def test_event_scalars_of_a_resumed_run_keep_each_step_once(tmp_path):
     """The reader honours the restart marker of a resumed run as TensorBoard does."""
-    from utils.logger import TensorBoardScalars
+    from utils.plumbing.logger import TensorBoardScalars
     folder = str(tmp_path)
     first = TensorBoardScalars(folder)
     for step, nll in ((1000, 100.0), (2000, 95.0), (3000, 92.0)):
@@ -153,7 +153,7 @@ def write_legacy_tf1_checkpoint(logdir, x_batch, z_dim=64):
 @pytest.mark.filterwarnings("ignore:`tf.layers.dense` is deprecated")
 def test_tf1_checkpoint_loads_into_the_keras_networks(tmp_path):
     from methods.networks import VariationalDecoder, VariationalEncoder
-    from utils.legacy_checkpoints import checkpoint_prefix, load_legacy_networks
+    from utils.legacy.checkpoints import checkpoint_prefix, load_legacy_networks
 
     logdir = str(tmp_path / "lvae" / "v1" / "64" / "1.0-86.0-5.0")
     os.makedirs(logdir)
@@ -190,7 +190,7 @@ def test_legacy_tf1_run_evaluated_by_our_code_and_compared(tmp_path, shared_data
 
     import examples.compare_legacy as compare_legacy
     import examples.evaluate as evaluate
-    from utils import mutual_information
+    from utils.metrics import mutual_information
 
     monkeypatch.setenv("DATA_PREFIX", shared_data_prefix)
     for name, value in (("KDE_FIT_SAMPLES", 3000), ("KDE_EVAL_SAMPLES", 500), ("AGGREGATE_SAMPLES", 2000)):

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from utils import logger
+from utils.plumbing import logger
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -229,7 +229,7 @@ def test_append_mode_keeps_earlier_logs(tmp_path):
 
 
 def test_import_is_fast_and_tensorflow_free():
-    code = 'import sys, utils, utils.logger; print("tensorflow" in sys.modules)'
+    code = 'import sys, utils, utils.plumbing.logger; print("tensorflow" in sys.modules)'
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == 'False'
 
@@ -313,7 +313,7 @@ def test_a_new_writer_sorts_after_event_files_of_the_same_second(tmp_path):
     import tensorflow as tf
     from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 
-    from utils import legacy_runs
+    from utils.legacy import runs as legacy_runs
     stamp = int(time.time()) + 1  # the same second as the writer below, at the latest
     with tf.io.TFRecordWriter(str(tmp_path / ('events.out.tfevents.%d.zzz.99999.99.v2' % stamp))) as records:
         records.write(tf.compat.v1.Event(wall_time=stamp, file_version='brain.Event:2').SerializeToString())

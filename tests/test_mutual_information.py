@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from utils import mutual_information as mi
+from utils.metrics import mutual_information as mi
 
 
 def linear_gaussian(rng, n, a, s):
@@ -114,9 +114,9 @@ def test_evaluate_command_adds_the_new_keys_to_a_trained_run(tmp_path, shared_da
 
     import examples.evaluate as evaluate
     from methods.lagvae import LagrangianVAE
-    from utils.legacy_runs import run_directory
-    from utils.legacy_training import LegacyRun
-    from utils.results import read_evaluation, write_evaluation
+    from utils.legacy.runs import run_directory
+    from utils.training.legacy import LegacyRun
+    from utils.plumbing.results import read_evaluation, write_evaluation
 
     monkeypatch.setenv("DATA_PREFIX", shared_data_prefix)
     monkeypatch.setattr(mi, "KDE_FIT_SAMPLES", 3000)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from utils.legacy_runs import run_directory
-from utils.pareto import read_paper_points
+from utils.legacy.runs import run_directory
+from utils.figures.pareto import read_paper_points
 
 import examples.pareto_figure as pareto_figure
 

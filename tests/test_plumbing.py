@@ -8,8 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from utils import atomic, devices, paths
-from utils.errors import UserError
+from utils.plumbing import atomic
+
+from utils.plumbing import devices
+
+from utils.plumbing import paths
+from utils.plumbing.errors import UserError
 
 
 def test_missing_environment_variables_are_one_line_errors(monkeypatch):
@@ -59,7 +63,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
 
 def test_checkpoint_round_trip_and_required_restore(tmp_path):
     import tensorflow as tf
-    from utils.checkpoints import RunCheckpoint
+    from utils.plumbing.checkpoints import RunCheckpoint
 
     weights = tf.Variable([1.0, 2.0])
     step = tf.Variable(0, dtype=tf.int64)
@@ -87,7 +91,7 @@ def test_checkpoint_round_trip_and_required_restore(tmp_path):
 
 def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
     import tensorflow as tf
-    from utils.checkpoints import RunCheckpoint
+    from utils.plumbing.checkpoints import RunCheckpoint
 
     RunCheckpoint(str(tmp_path), weights=tf.Variable([1.0, 2.0])).save()
     with pytest.raises(UserError, match="does not match"):
@@ -123,7 +127,7 @@ def test_exit_on_user_error_prints_one_line(tmp_path):
     script = tmp_path / "command.py"
     script.write_text(
         "import sys; sys.path.insert(0, %r)\n"
-        "from utils.errors import UserError, exit_on_user_error\n"
+        "from utils.plumbing.errors import UserError, exit_on_user_error\n"
         "@exit_on_user_error\n"
         "def main():\n"
         "    raise UserError('DATA_PREFIX is not set: set it.')\n"
@@ -141,8 +145,10 @@ def test_atomically_written_files_respect_the_umask(tmp_path, umask, mode):
     files) must give that mode, also when it replaces an existing file (mkstemp made them all 0600)."""
     import stat
 
-    from utils import legacy_training, results
-    from utils.toy_figures import plot_samples
+    from utils.training import legacy as legacy_training
+
+    from utils.plumbing import results
+    from utils.figures.toy import plot_samples
     previous = os.umask(umask)
     try:
         results.write_evaluation(str(tmp_path), {"test_nll": np.float32(88.5)})
@@ -169,7 +175,7 @@ def test_eval_pkl_keys_in_the_legacy_order(tmp_path):
     """Legacy `_write_evaluation(d)`: d's keys first, then the old file's keys that d lacks. `test()` writes the
     test split, then the train split, so the legacy eval.pkl lists train_* first, then test_*; a key of the
     old file is replaced, not moved."""
-    from utils import results
+    from utils.plumbing import results
     results.write_evaluation(str(tmp_path), {"old": 1.0, "train_nll": 0.0})
     results.write_evaluation(str(tmp_path), {"test_elbo": np.float32(25.0), "test_nll": np.float32(88.0)})
     merged = results.write_evaluation(str(tmp_path), {"train_elbo": np.float32(26.0), "train_nll": np.float32(87.0)})

@@ -115,10 +115,10 @@ def test_a_second_process_on_the_same_run_folder_is_refused(tmp_path, small_mnis
 
 
 def test_the_lock_of_a_killed_process_is_free(tmp_path):
-    from utils.errors import UserError
-    from utils.run_lock import RunLock
+    from utils.plumbing.errors import UserError
+    from utils.plumbing.run_lock import RunLock
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, %r)\n"
-                               "from utils.run_lock import RunLock\nRunLock(%r).acquire()\nprint('held', flush=True)\n"
+                               "from utils.plumbing.run_lock import RunLock\nRunLock(%r).acquire()\nprint('held', flush=True)\n"
                                "time.sleep(600)" % (REPO, str(tmp_path))], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(UserError, match="pid %d" % holder.pid):

@@ -7,7 +7,7 @@ import tensorflow as tf
 from methods.priors import LatentPrior
 from methods.sintrovae import SoftIntroVAE, multistep_factor
 from methods.toy_networks import toy_decoder, toy_encoder
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 SEEDS = tf.constant(np.arange(32).reshape(2, 16), tf.int64)
 

@@ -143,7 +143,7 @@ def test_a_resume_from_an_older_checkpoint_keeps_progress_and_tensorboard_steps_
 def test_the_vae_baseline_uses_the_authors_vae_betas_by_default(tmp_path):
     """athaioan/intro_prior 2D/utils/configs.py `get_config`: model 'VAE' (num_vae = num_iter) has its own
     beta_rec / beta_kl per data set; 'sIntroVAE' has the S-IntroVAE ones. Explicit flags always win."""
-    from utils.toy_run import resolve_betas
+    from utils.training.toy import resolve_betas
     vae = {"8Gaussian": (0.8, 0.05), "spiral": (1.0, 0.05), "checkerboard": (0.8, 0.1), "rings": (0.8, 0.05)}
     sintrovae = {"8Gaussian": (0.2, 0.3, 0.9), "spiral": (0.2, 0.5, 1.0), "checkerboard": (0.2, 0.1, 0.2),
                  "rings": (0.2, 0.2, 1.0)}

@@ -9,7 +9,7 @@ from methods.priors import LatentPrior
 from methods.resnet import IMAGE_CONFIGS, build_encoder_decoder, loss_scale
 from methods.sintrovae import SoftIntroVAE
 from methods.toy_networks import toy_decoder, toy_encoder
-from utils.checkpoints import RunCheckpoint
+from utils.plumbing.checkpoints import RunCheckpoint
 
 
 def _build(networks, seed):

@@ -10,8 +10,8 @@ import tensorflow as tf
 from methods.priors import LatentPrior
 from methods.sintrovae import SoftIntroVAE
 from methods.toy_networks import toy_decoder, toy_encoder
-from utils.errors import UserError
-from utils.toy_data import ToyData
+from utils.plumbing.errors import UserError
+from utils.data.toy import ToyData
 
 from test_keras_models import assert_same_state  # noqa: E402
 

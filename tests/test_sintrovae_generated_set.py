@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils.image_run import generated_images
+from utils.training.images import generated_images
 from methods.priors import LatentPrior
 from methods.sintrovae import SoftIntroVAE
 from methods.toy_networks import toy_encoder

@@ -126,7 +126,7 @@ def test_a_run_resumed_just_before_evaluation_writes_the_same_eval_json(tmp_path
 
 
 def test_selection_epochs_are_the_authors_and_scale_with_the_run_length():
-    from utils.image_run import selection_epochs
+    from utils.training.images import selection_epochs
     assert selection_epochs(220) == [0, 80, 120, 160, 200, 219]  # TI: epoch 0, >= 60 and % 40 == 0, the last
     assert selection_epochs(100) == [0, 36, 55, 73, 91, 99]
     assert selection_epochs(3) == [0, 1, 2] and selection_epochs(2) == [0, 1] and selection_epochs(1) == [0]

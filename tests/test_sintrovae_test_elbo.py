@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from utils.image_run import elbo_totals
+from utils.training.images import elbo_totals
 
 
 def _log_normal(z, mean, logvar):

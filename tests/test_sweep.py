@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 import examples.sweep as sweep_command
-from utils import experiments, sweep
-from utils.hparams import read_hparams
-from utils.legacy_runs import run_directory
+from utils.sweeps import experiments
+from utils.sweeps import engine as sweep
+from utils.sweeps.hparams import read_hparams
+from utils.legacy.runs import run_directory
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -248,7 +249,7 @@ def test_grid_sizes_match_the_papers(tmp_path, monkeypatch):
 
 
 def test_beta_selection_by_lowest_sample_kl(tmp_path):
-    from utils.atomic import write_json_atomic
+    from utils.plumbing.atomic import write_json_atomic
     root = str(tmp_path)
     grid = [t for t in experiments.toy2d_grid_search("cpu-small") if t.hparams["model"] == "S-IntroVAE N(0,I)"]
     assert [t.hparams["beta_kl"] for t in grid] == [0.3, 0.5]

@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 import examples.sweep as sweep_command
-from utils import experiments, sweep_tables
-from utils.atomic import write_json_atomic, write_pickle_atomic
-from utils.hparams import read_hparams
+from utils.sweeps import experiments
+from utils.sweeps import tables as sweep_tables
+from utils.plumbing.atomic import write_json_atomic, write_pickle_atomic
+from utils.sweeps.hparams import read_hparams
 
 
 def test_mean_se_by_hand():

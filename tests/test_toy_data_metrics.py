@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from utils import toy_metrics
-from utils.toy_data import DATASETS, ToyData, grid_scale
+from utils.metrics import toy as toy_metrics
+from utils.data.toy import DATASETS, ToyData, grid_scale
 
 
 def test_eight_gaussians_radius_spread_and_centres():

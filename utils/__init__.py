@@ -1,9 +1,12 @@
-"""Shared plumbing. The legacy names `read_mnist` and `obtain_log_path` are available here, as in the
-legacy `utils` package; `read_mnist` (which needs TensorFlow) is imported only when first used, so that
-`import utils` and `import utils.logger` stay fast."""
-from utils.paths import obtain_log_path
+"""Library code of the commands, grouped by job: data/, metrics/, figures/, legacy/ (readers of legacy
+runs), plumbing/ (one run's life), training/ (the three training loops) and sweeps/. The legacy names
+`read_mnist` and `obtain_log_path` are available here, as in the legacy `utils` package; `read_mnist` (which
+needs TensorFlow) is imported only when first used, so that `import utils` and `import utils.plumbing.logger`
+stay fast."""
+from utils.plumbing.paths import obtain_log_path
 
-_LAZY = {'read_mnist': 'utils.data', 'read_fashion_mnist': 'utils.data', 'load_mnist_arrays': 'utils.data'}
+_LAZY = {'read_mnist': 'utils.data.mnist', 'read_fashion_mnist': 'utils.data.mnist',
+         'load_mnist_arrays': 'utils.data.mnist'}
 
 
 def __getattr__(name):

@@ -5,7 +5,7 @@
 #
 # The committed run chose its LagVAE levels from a pilot: e1 = the pilot InfoVAE run's (mi=+1, lambda1=10,
 # lambda2=1) train -ELBO after 12 epochs (138.4) -15 and +15, rounded: 123 (infeasible at this budget) and
-# 153 (feasible). The sweep's `cpu-small` preset holds exactly those six runs (utils/experiments.py).
+# 153 (feasible). The sweep's `cpu-small` preset holds exactly those six runs (utils/sweeps/experiments.py).
 set -euo pipefail
 export EXP_LOG_PATH=${EXP_LOG_PATH:-$PWD/runs/reduced}
 export DATA_PREFIX=${DATA_PREFIX:-../shared/data}

@@ -5,7 +5,7 @@ and a missing variable is a one-line UserError.
 """
 import os
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 
 def _required_directory_variable(name, what, example):

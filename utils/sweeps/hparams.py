@@ -14,8 +14,8 @@ import shutil
 import tempfile
 import time
 
-from utils.errors import UserError
-from utils.experiments import read_results
+from utils.plumbing.errors import UserError
+from utils.sweeps.experiments import read_results
 
 HPARAMS_FOLDER = "hparams"
 METRIC_PREFIX = "final/"
@@ -106,7 +106,7 @@ def describe_run(run_dir):
     """(hparams, metrics) of a finished run directory of lagvae.py / infovae.py (eval.pkl + config.json +
     the `{mi}-{e1}-{e2}` folder), sintrovae_2d.py (eval.json holds both) or sintrovae_images.py (eval.json
     and the folder names). A UserError for a folder that is no finished run."""
-    from utils.legacy_runs import describe_run_directory
+    from utils.legacy.runs import describe_run_directory
     run_dir = os.path.abspath(run_dir)
     if os.path.exists(os.path.join(run_dir, "eval.pkl")):
         method, z_dim, mi, e1, e2 = describe_run_directory(run_dir)

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from utils.atomic import write_bytes_atomic  # noqa: E402
+from utils.plumbing.atomic import write_bytes_atomic  # noqa: E402
 
 
 def _save(fig, path):

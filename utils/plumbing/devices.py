@@ -7,7 +7,7 @@ refuses a GPU that does not exist, and turns TF32 off (`disable_tf32`).
 """
 import os
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 # The legacy thresholds for a "free" GPU.
 MAX_LOAD = 0.3

@@ -2,8 +2,8 @@
 import os
 import pickle
 
-from utils.atomic import write_json_atomic, write_pickle_atomic
-from utils.errors import UserError
+from utils.plumbing.atomic import write_json_atomic, write_pickle_atomic
+from utils.plumbing.errors import UserError
 
 EVAL_PICKLE = "eval.pkl"
 EVAL_JSON = "eval.json"

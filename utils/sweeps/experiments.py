@@ -18,8 +18,8 @@ import os
 import pickle
 from dataclasses import dataclass, field
 
-from utils.errors import UserError
-from utils.legacy_runs import run_directory as legacy_run_directory
+from utils.plumbing.errors import UserError
+from utils.legacy.runs import run_directory as legacy_run_directory
 
 SCRIPTS = {"lagvae": "lagvae.py", "infovae": "infovae.py", "sintrovae_2d": "sintrovae_2d.py",
            "sintrovae_images": "sintrovae_images.py"}
@@ -157,8 +157,8 @@ SINTRO_BETA_REC = (0.05, 0.2, 0.3, 0.4, 0.8, 1.0)
 SINTRO_BETA_KL = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0)
 SINTRO_NEG_FACTORS = (1, 2, 3, 4, 5)
 VAE_BETAS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.8, 1.0)
-# The 2D command's per-data-set defaults (the authors' configs): one table, in utils/toy_run.py
-from utils.toy_run import DEFAULT_BETAS as SINTRO_DEFAULT_BETAS, VAE_BETAS as VAE_DEFAULT_BETAS  # noqa: E402
+# The 2D command's per-data-set defaults (the authors' configs): one table, in utils/training/toy.py
+from utils.training.toy import DEFAULT_BETAS as SINTRO_DEFAULT_BETAS, VAE_BETAS as VAE_DEFAULT_BETAS  # noqa: E402
 
 TOY2D_PRESETS = {
     "full": dict(datasets=TOY2D_DATASETS, models=tuple(TOY2D_MODELS), grid="authors", seeds=(0, 1, 2, 3, 4),
@@ -187,7 +187,7 @@ def _beta_grid(grid, vae, dataset):
 
 def _toy2d_run_dir(dataset, model, betas, seed, schedule):
     """The run directory examples/sintrovae_2d.py builds for these flags (its own `config_name`)."""
-    from utils.toy_run import config_name, parse_milestones
+    from utils.training.toy import config_name, parse_milestones
     iterations = schedule["iterations"]
     warmup = iterations if model["vae"] else schedule["warmup"]
     if model["prior"] == "imposed":
@@ -274,7 +274,7 @@ IMAGES_PRESETS = {
 
 def _images_run_dir(dataset, prior, k, lc, ip, r, seed, extra):
     """The run directory examples/sintrovae_images.py builds for these flags (its own `config_name`)."""
-    from utils.image_run import config_name
+    from utils.training.images import config_name
     defaults = {"--mc": 100, "--warmup-epochs": 20, "--mog-warmup": 5, "--batch-size": None, "--subset": None,
                 "--max-steps-per-epoch": None}
     values = dict(defaults)

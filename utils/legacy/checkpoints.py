@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 ENCODER_SCOPE = "encoder/network"
 DECODER_SCOPE = "decoder/network"

@@ -11,7 +11,7 @@ import io
 import math
 from collections import OrderedDict
 
-from utils.experiments import TOY2D_MODELS
+from utils.sweeps.experiments import TOY2D_MODELS
 
 TABLE1_COLUMNS = (("gnELBO x1e7", "gnelbo_x1e7"), ("KL", "kl"), ("JSD", "jsd"))
 IMAGE_COLUMNS = ("assignment_entropy", "gen", "rec", "recall", "precision", "svm_few", "svm_many", "knn_few",

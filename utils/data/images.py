@@ -12,8 +12,8 @@ import tarfile
 
 import numpy as np
 
-from utils.errors import UserError
-from utils.paths import data_path
+from utils.plumbing.errors import UserError
+from utils.plumbing.paths import data_path
 
 ImageData = collections.namedtuple("ImageData", "train_images train_labels test_images test_labels")
 
@@ -27,8 +27,8 @@ TFDS_FOLDER = "tensorflow_datasets"
 
 
 def _mnist_like(name):
-    """The full 60000-image train split and the 10000 test images of utils.data, as [N,28,28,1] in [0, 1]."""
-    from utils.data import load_mnist_arrays
+    """The full 60000-image train split and the 10000 test images of utils.data.mnist, as [N,28,28,1] in [0, 1]."""
+    from utils.data.mnist import load_mnist_arrays
     arrays = load_mnist_arrays(name)
 
     def images(split):

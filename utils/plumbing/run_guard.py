@@ -1,12 +1,12 @@
 """The guard every training command runs inside: a writable run folder held by this process alone, and
-SIGTERM / SIGINT turned into a checkpoint at the next step boundary (utils/run_lock.py, utils/stop_signals.py,
-utils/storage.py)."""
+SIGTERM / SIGINT turned into a checkpoint at the next step boundary (utils/plumbing/run_lock.py, utils/plumbing/stop_signals.py,
+utils/plumbing/storage.py)."""
 import contextlib
 import sys
 
-from utils.run_lock import RunLock
-from utils.stop_signals import GracefulStop
-from utils.storage import make_run_directory
+from utils.plumbing.run_lock import RunLock
+from utils.plumbing.stop_signals import GracefulStop
+from utils.plumbing.storage import make_run_directory
 
 
 @contextlib.contextmanager

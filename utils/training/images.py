@@ -1,6 +1,6 @@
 """The image Soft-IntroVAE run behind examples/sintrovae_images.py (athaioan/intro_prior images/): the run
 (model, data, the authors' epoch schedule, checkpoints, the model selection of `selection_epochs`), its
-evaluation (utils/image_metrics.py, FD-LeNet, FID with an Inception graph, the authors' test ELBO) and its PNG
+evaluation (utils/metrics/images.py, FD-LeNet, FID with an Inception graph, the authors' test ELBO) and its PNG
 grids. The command holds only the flags.
 """
 import io
@@ -58,7 +58,7 @@ def write_png_atomic(path, grid):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from utils.atomic import write_bytes_atomic
+    from utils.plumbing.atomic import write_bytes_atomic
     stream = io.BytesIO()
     plt.imsave(stream, grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0.0, vmax=1.0, format="png")
     write_bytes_atomic(path, stream.getvalue())
@@ -83,8 +83,8 @@ class ImageRun:
         from methods.priors import LatentPrior
         from methods.resnet import IMAGE_CONFIGS, build_encoder_decoder, loss_scale
         from methods.sintrovae import SoftIntroVAE
-        from utils.checkpoints import RunCheckpoint
-        from utils.image_data import load_image_data
+        from utils.plumbing.checkpoints import RunCheckpoint
+        from utils.data.images import load_image_data
 
         self.options, self.run_dir = options, run_dir
         self.config = IMAGE_CONFIGS[options["dataset"]]
@@ -104,7 +104,7 @@ class ImageRun:
             clip_logvar=True, r_entropy=options["responsibility_weight"], responsibility_samples="kl_real",
             learning_rate=2e-4, prior_learning_rate=2e-4, lr_milestones=LR_MILESTONES,
             jit_compile=options["jit_compile"], seed=options["seed"])
-        from utils.image_data import epoch_permutation
+        from utils.data.images import epoch_permutation
         first = epoch_permutation(len(self.data.train_images), options["seed"], 0)
         init_count = max(self.prior.num_components, self.batch_size)
         # 'data' init: the first K images of the shuffled train set (MI:55-84)
@@ -132,7 +132,7 @@ class ImageRun:
         """At the start of a selection epoch: score the model (FID of generated images with
         --inception-graph, else FD-LeNet), keep it as the best checkpoint when it scores lowest, record it.
         Scores of an epoch already recorded (a resumed run) are not recomputed."""
-        from utils.atomic import write_json_atomic
+        from utils.plumbing.atomic import write_json_atomic
         if epoch not in selection_epochs(self.options["epochs"]) or str(epoch) in self.selection["scores"]:
             return
         score = generation_scores(self, self.options, with_reconstructions=False)[self.selection["metric"]]
@@ -177,8 +177,8 @@ class ImageRun:
     def train(self, logger, scalars, stop_after, stop=None):
         """Train to `--epochs`; False when stopped early by --stop-after or by `stop` (a GracefulStop: the
         checkpoint is saved at the next iteration)."""
-        from utils.image_data import epoch_batches, num_batches
-        from utils.progress import format_postfix, progress_bar
+        from utils.data.images import epoch_batches, num_batches
+        from utils.plumbing.progress import format_postfix, progress_bar
         options = self.options
         images = self.data.train_images
         per_epoch = num_batches(len(images), self.batch_size)
@@ -276,8 +276,8 @@ def generation_scores(run, options, with_reconstructions=True):
     come from the networks in train mode, as the authors' `calculate_fid_given_dataset(eval_mode=False)`."""
     from methods.feature_classifier import (classifier_accuracy, classifier_features,
                                             load_or_train_feature_classifier)
-    from utils.image_metrics import frechet_distance_of_features, precision_recall, quantize_generated
-    from utils.paths import exp_log_path
+    from utils.metrics.images import frechet_distance_of_features, precision_recall, quantize_generated
+    from utils.plumbing.paths import exp_log_path
 
     data, model, batch_size = run.data, run.model, run.batch_size
     n = min(options["eval_samples"], len(data.train_images))
@@ -291,7 +291,7 @@ def generation_scores(run, options, with_reconstructions=True):
     results = {"eval_samples": n, "fd_lenet_gen": frechet_distance_of_features(real_f, fake_f)}
     inception = None
     if options["inception_graph"]:
-        from utils.image_metrics import InceptionFeatures
+        from utils.metrics.images import InceptionFeatures
         if getattr(run, "inception", None) is None:
             run.inception = InceptionFeatures(options["inception_graph"])
         inception = run.inception
@@ -319,7 +319,7 @@ def refresh_batch_norm(run, options):
     """The authors' `train_BN` (images/metrics/inference_metrics.py): one pass of the whole model, x -> E ->
     z = mu + eps std -> D, in train mode over the shuffled train set in training batches, so that the
     BatchNorm running statistics of encoder and decoder follow real data."""
-    from utils.image_data import epoch_batches
+    from utils.data.images import epoch_batches
     for index, batch in enumerate(epoch_batches(run.data.train_images, run.batch_size, options["seed"],
                                                 10 ** 6 + run.epoch)):
         run.reconstruct(batch, seed=2 * 10 ** 6 + index)
@@ -330,7 +330,7 @@ def evaluate(run, options):
     (EI:52-65); generation metrics in train mode (EI:149-152); `train_BN` (EI:155); latent classification,
     test ELBO (`calculate_ELBO`: `--mc` z per test image, 100 by default as the authors), assignment entropy."""
     from methods.priors import split_moments
-    from utils.image_metrics import latent_classification_accuracy
+    from utils.metrics.images import latent_classification_accuracy
 
     data, model, batch_size = run.data, run.model, run.batch_size
     encoder, decoder = model.encoder, model.decoder
@@ -397,9 +397,9 @@ def _finished_epochs(eval_path):
 
 
 def train_and_evaluate(options, run_dir, name, eval_path, stop):
-    from utils.atomic import write_json_atomic
-    from utils.logger import TensorBoardScalars, has_event_files
-    import utils.logger as logger
+    from utils.plumbing.atomic import write_json_atomic
+    from utils.plumbing.logger import TensorBoardScalars, has_event_files
+    import utils.plumbing.logger as logger
     run = ImageRun(options, run_dir)
     logger.reset()
     # rows an interrupted process logged for epochs after its last checkpoint are dropped
@@ -414,7 +414,7 @@ def train_and_evaluate(options, run_dir, name, eval_path, stop):
         started = time.time()
         finished = run.train(logger, scalars, options["stop_after"], stop=stop)
         if stop.requested:
-            from utils.run_guard import stopped_message
+            from utils.plumbing.run_guard import stopped_message
             logger.log(stopped_message(stop, run.checkpoint.directory, int(run.model.iteration.numpy())))
             return
         if not finished:

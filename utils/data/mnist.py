@@ -15,8 +15,8 @@ import zlib
 
 import numpy as np
 
-from utils.errors import UserError
-from utils.paths import data_path, data_prefix
+from utils.plumbing.errors import UserError
+from utils.plumbing.paths import data_path, data_prefix
 
 IMAGE_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
                't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')

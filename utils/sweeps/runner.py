@@ -1,13 +1,15 @@
-"""One experiment of utils/experiments.py run as a sweep (utils/sweep.py on Ray): the trials still to run, the
+"""One experiment of utils/sweeps/experiments.py run as a sweep (utils/sweeps/engine.py on Ray): the trials still to run, the
 progress of the whole sweep, the summary table, the HParams of every finished run and the experiment's tables
-or figure (utils/sweep_tables.py, utils/pareto.py). examples/sweep.py holds only the flags.
+or figure (utils/sweeps/tables.py, utils/figures/pareto.py). examples/sweep.py holds only the flags.
 """
 import os
 import sys
 
-from utils import experiments, sweep
-from utils.errors import UserError
-from utils.progress import progress_bar
+from utils.sweeps import experiments
+
+from utils.sweeps import engine as sweep
+from utils.plumbing.errors import UserError
+from utils.plumbing.progress import progress_bar
 
 FORWARDED_VARIABLES = ("DATA_PREFIX", "TF_CPP_MIN_LOG_LEVEL")
 SUMMARY_COLUMNS = {
@@ -40,12 +42,12 @@ def _filter_seeds(trials, seeds):
 
 def write_tables(experiment, preset, root, trials, out_dir):
     """Write the experiment's table (or figure) from the run directories; returns the Markdown or a line."""
-    from utils.atomic import write_text_atomic
-    from utils import sweep_tables
+    from utils.plumbing.atomic import write_text_atomic
+    from utils.sweeps import tables as sweep_tables
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, "%s-%s" % (experiment, preset))
     if experiment == "pareto":
-        from utils.pareto import run_points, write_figure
+        from utils.figures.pareto import run_points, write_figure
         points = [p for p in run_points(root, "ours")
                   if p["path"] in {t.run_dir for t in trials}]
         if not points:
@@ -65,7 +67,7 @@ def write_tables(experiment, preset, root, trials, out_dir):
 def run_experiment(experiment, preset, root, address, devices, cpus_per_trial, num_cpus, num_gpus, epochs,
                    seeds, script_dir, dry_run, tables_only, child_args, echo=print):
     """The whole sweep; returns the exit status (1 when a trial failed)."""
-    from utils.hparams import write_hparams
+    from utils.sweeps.hparams import write_hparams
     stages = experiments.stages(experiment, preset, epochs=epochs)
     for script in ("lagvae.py", "infovae.py") if experiment == "pareto" else (
             ("sintrovae_2d.py",) if experiment == "toy2d-table1" else ("sintrovae_images.py",)):

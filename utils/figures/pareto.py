@@ -2,7 +2,7 @@
 collect the runs of one or two EXP_LOG_PATHs, write them as a CSV of points, draw the Train / Test panels.
 
 x = consistency = -ELBO = `{split}_nll + {split}_elbo`; y = an MI estimate, by default
-the rate `{split}_elbo` (inferred: the paper does not name its estimator); the other estimators of utils/mutual_information.py are read
+the rate `{split}_elbo` (inferred: the paper does not name its estimator); the other estimators of utils/metrics/mutual_information.py are read
 from `{split}_mi_<name>` when a run's evaluation wrote them.
 """
 import csv
@@ -10,9 +10,9 @@ import io
 import math
 import os
 
-from utils.atomic import write_bytes_atomic, write_text_atomic
-from utils.errors import UserError
-from utils.legacy_runs import find_runs
+from utils.plumbing.atomic import write_bytes_atomic, write_text_atomic
+from utils.plumbing.errors import UserError
+from utils.legacy.runs import find_runs
 
 SPLITS = ("train", "test")
 # estimator -> eval.pkl key suffix

@@ -12,7 +12,7 @@ class UserError(Exception):
 
 def exit_on_user_error(main):
     """Decorator for command entry points: print a UserError, or a storage failure (full disk, read-only or
-    unwritable folder; utils/storage.py), as one line and exit with status 2."""
+    unwritable folder; utils/plumbing/storage.py), as one line and exit with status 2."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -22,7 +22,7 @@ def exit_on_user_error(main):
             print("error: %s" % error, file=sys.stderr)
             sys.exit(2)
         except Exception as error:
-            from utils.storage import storage_failure_message
+            from utils.plumbing.storage import storage_failure_message
             message = storage_failure_message(error)
             if message is None:
                 raise

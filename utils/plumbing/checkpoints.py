@@ -11,7 +11,7 @@ import sys
 
 import tensorflow as tf
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 CHECKPOINT_FOLDER = "ckpt"
 DAMAGED_FOLDER = "damaged"

@@ -5,7 +5,7 @@ The command holds only the flags.
 import os
 import time
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 # S-IntroVAE (beta_rec, beta_kl, beta_neg) per data set (authors' 2D/utils/configs.py `get_config`, the
 # Soft-IntroVAE recommendations).
@@ -78,17 +78,17 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                        milestones, batch_size, seed, eval_mc, log_interval, checkpoint_interval, jit_compile,
                        stop_after=None, eval_grid=1024, stop=None):
     """Train (or resume) the run in `run_dir`, then evaluate; returns the eval record (None when stopped by
-    --stop-after or by `stop`, a utils.stop_signals.GracefulStop)."""
+    --stop-after or by `stop`, a utils.plumbing.stop_signals.GracefulStop)."""
     import numpy as np
     import tensorflow as tf
 
-    from utils import logger
-    from utils.atomic import write_json_atomic, write_text_atomic
-    from utils.checkpoints import RunCheckpoint
-    from utils.progress import format_postfix, progress_bar
-    from utils.toy_data import ToyData
-    from utils.toy_figures import write_run_figures
-    from utils.toy_metrics import evaluate, results_line
+    from utils.plumbing import logger
+    from utils.plumbing.atomic import write_json_atomic, write_text_atomic
+    from utils.plumbing.checkpoints import RunCheckpoint
+    from utils.plumbing.progress import format_postfix, progress_bar
+    from utils.data.toy import ToyData
+    from utils.figures.toy import write_run_figures
+    from utils.metrics.toy import evaluate, results_line
 
     data = ToyData(dataset, seed)
     model = build_model(dataset, prior_kind, num_components, learnable_contributions, intro_prior,
@@ -143,7 +143,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                 data_state.assign(data.get_state())
                 checkpoint.save()
             if signalled:
-                from utils.run_guard import stopped_message
+                from utils.plumbing.run_guard import stopped_message
                 bar.close()
                 logger.log(stopped_message(stop, checkpoint.directory, done))
                 return None

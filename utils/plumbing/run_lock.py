@@ -9,7 +9,7 @@ import fcntl
 import os
 import socket
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 LOCK_FILE = ".lock"
 

@@ -15,7 +15,7 @@ import pickle
 import re
 from dataclasses import dataclass, field
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 METHOD_FOLDERS = {"lagvae": "lvae/v1", "infovae": "infovae/v1"}
 
@@ -176,7 +176,7 @@ def read_event_scalars(path):
     Returns {tag: [(step, value), ...]} sorted by step. TF1 `simple_value` summaries (the legacy
     FileWriter) and TF2 `tf.summary.scalar` tensors are both read. Restarts are honoured as TensorBoard does:
     every `SessionLog.START` after the first drops the points at steps >= its step (the restart marker of a
-    resumed run, `utils.logger.TensorBoardScalars`), so each step appears once.
+    resumed run, `utils.plumbing.logger.TensorBoardScalars`), so each step appears once.
     """
     import tensorflow as tf
 

@@ -13,8 +13,8 @@ import os
 
 import click
 
-from utils.errors import UserError
-from utils.flags import FiniteFloat, OneLineCommand
+from utils.plumbing.errors import UserError
+from utils.plumbing.flags import FiniteFloat, OneLineCommand
 
 DATASETS = ("mnist", "fashion_mnist")
 RUN_CONFIG = "config.json"
@@ -27,7 +27,7 @@ def legacy_command(build_model, method_folder, e1_option, e2_option):
     meaning of e1 / e2, passed in as click options), then the flags added here. `build_model(**kwargs)`
     makes the model; runs go to `$EXP_LOG_PATH/<method_folder>/v1/...`.
     """
-    from utils.errors import exit_on_user_error
+    from utils.plumbing.errors import exit_on_user_error
 
     options = [
         click.option("--z_dim", type=click.IntRange(1, 4096), default=64, show_default=True),
@@ -66,14 +66,14 @@ def legacy_command(build_model, method_folder, e1_option, e2_option):
 def run_directory(method_folder, dataset, z_dim, mi, e1, e2):
     """Legacy `obtain_log_path('lvae/v1/{}/{}-{}-{}/'.format(z_dim, mi, e1, e2))`; Fashion-MNIST runs go to
     `<method>/v1-fashion_mnist/...` so they never mix with MNIST runs."""
-    from utils.paths import obtain_log_path
+    from utils.plumbing.paths import obtain_log_path
     version = "v1" if dataset == "mnist" else "v1-" + dataset
     return obtain_log_path("{}/{}/{}/{}-{}-{}/".format(method_folder, version, z_dim, mi, e1, e2))
 
 
 def check_run_config(logdir, config):
     """The first run of a directory records the flags that shape training; later runs must agree."""
-    from utils.atomic import write_json_atomic
+    from utils.plumbing.atomic import write_json_atomic
     import json
     path = os.path.join(logdir, RUN_CONFIG)
     if not os.path.exists(path):
@@ -92,12 +92,12 @@ class LegacyRun:
 
     def __init__(self, model, logdir, dataset, batch_size, seed):
         import tensorflow as tf
-        from utils.checkpoints import RunCheckpoint
-        from utils.data import load_mnist_arrays, read_mnist
+        from utils.plumbing.checkpoints import RunCheckpoint
+        from utils.data.mnist import load_mnist_arrays, read_mnist
         self.tf = tf
         self.model = model
         self.logdir = logdir
-        with tf.device("/CPU:0"):  # tf.data runs on the CPU: keep the binarisation stream there (utils/data.py)
+        with tf.device("/CPU:0"):  # tf.data runs on the CPU: keep the binarisation stream there (utils/data/mnist.py)
             self.generator = tf.random.Generator.from_seed(seed + 1)
             self.epoch_start_state = tf.Variable(self.generator.state, trainable=False, name="epoch_start_state")
         self.train_data, self.test_data = read_mnist(dataset, batch_sizes=(batch_size, batch_size),
@@ -114,8 +114,8 @@ class LegacyRun:
     # ------------------------------------------------------------------ training
     def train(self, epochs, log_every, max_steps, logger, scalars, stop=None):
         """Train until `epochs` are done, the iteration counter reaches `max_steps` or `stop` (a
-        utils.stop_signals.GracefulStop) is requested; a checkpoint is saved in every case. True when finished."""
-        from utils.progress import format_postfix, progress_bar
+        utils.plumbing.stop_signals.GracefulStop) is requested; a checkpoint is saved in every case. True when finished."""
+        from utils.plumbing.progress import format_postfix, progress_bar
         model, tf = self.model, self.tf
         while int(self.epoch.numpy()) < epochs:
             if max_steps is not None and int(self.iteration.numpy()) >= max_steps:
@@ -172,7 +172,7 @@ class LegacyRun:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, logger):
         """Legacy `test()`: test split then train split; each merged into eval.pkl and printed as a table."""
-        from utils.results import write_evaluation
+        from utils.plumbing.results import write_evaluation
         merged = {}
         for prefix, data in (("test_", self.test_data), ("train_", self.train_data)):
             results = {prefix + key: value for key, value in self.model.evaluate_split(data).items()}
@@ -182,7 +182,7 @@ class LegacyRun:
         return merged
 
     def evaluation_complete(self):
-        from utils.results import read_evaluation
+        from utils.plumbing.results import read_evaluation
         present = read_evaluation(self.logdir)
         return all(prefix + key in present for prefix in ("test_", "train_") for key in self.model.evaluation_keys)
 
@@ -190,7 +190,7 @@ class LegacyRun:
 def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
                 device, max_steps, xla=None):
     """Everything after flag parsing for both commands."""
-    from utils.devices import setup_device
+    from utils.plumbing.devices import setup_device
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logdir = run_directory(method_folder, dataset, z_dim, mi, e1, e2)
     if test and not os.path.isdir(os.path.join(logdir, "ckpt")):
@@ -200,8 +200,8 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
     print("Using device %s" % device_name)
     if xla is None:  # XLA pays off on GPUs; on the benchmark CPU the plain graph is faster
         xla = device_name != "CPU"
-    from utils.data import load_mnist_arrays
-    from utils.run_guard import guarded_run
+    from utils.data.mnist import load_mnist_arrays
+    from utils.plumbing.run_guard import guarded_run
     load_mnist_arrays(dataset)  # missing or damaged data files fail here, before the run folder is made
     with guarded_run(logdir) as stop:
         _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
@@ -211,8 +211,8 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
 def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
                 log_every, max_steps, xla, stop):
     import keras
-    from utils import logger
-    from utils.logger import TensorBoardScalars, has_event_files
+    from utils.plumbing import logger
+    from utils.plumbing.logger import TensorBoardScalars, has_event_files
     check_run_config(logdir, dict(method=method_folder, z_dim=z_dim, mi=mi, e1=e1, e2=e2, dataset=dataset,
                                   batch_size=batch_size, seed=seed))
     keras.utils.set_random_seed(seed)
@@ -241,7 +241,7 @@ def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epo
             finally:
                 scalars.close()
             if stop.requested:
-                from utils.run_guard import stopped_message
+                from utils.plumbing.run_guard import stopped_message
                 print(stopped_message(stop, run.checkpoint.directory, int(run.iteration.numpy())), flush=True)
                 return
             if not finished:

@@ -1,4 +1,4 @@
-"""The 2D evaluation of the authors (`get_quantitatives`, 2D/utils/results.py:26-142), reproduced exactly.
+"""The 2D evaluation of the authors (`get_quantitatives`, 2D/utils/plumbing/results.py:26-142), reproduced exactly.
 
 * sample KL: 5000 real and 5000 generated points, `np.histogram2d(bins=100, range=[-2s, 2s]^2, density=True)`,
   KL = F.kl_div(log(Q + 1e-14), P, 'batchmean') = (1/100) sum P (log P - log(Q + 1e-14)), 0 log 0 = 0;

@@ -9,7 +9,7 @@ numbers out).
   (athaioan/intro_prior `images/metrics/precision_recall.py`);
 - `latent_classification_accuracy`: linear SVM / k-NN on one sampled z per image
   (athaioan/intro_prior `images/metrics/classification_metrics.py`);
-- `inactive_modes`: prior components with weight < 1/K^2 (2D/utils/results.py).
+- `inactive_modes`: prior components with weight < 1/K^2 (2D/utils/plumbing/results.py).
 FD-LeNet (an offline Frechet distance on a small classifier's features) lives in methods/feature_classifier.py.
 """
 import os
@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 from scipy import linalg
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 INCEPTION_ARCHIVE_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
 INCEPTION_GRAPH_FILE = "classify_image_graph_def.pb"

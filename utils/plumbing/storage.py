@@ -2,7 +2,7 @@
 import errno
 import os
 
-from utils.errors import UserError
+from utils.plumbing.errors import UserError
 
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR,
                   errno.EEXIST, errno.EIO}

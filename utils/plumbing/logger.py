@@ -1,6 +1,6 @@
 """The legacy Baselines-style logger, ported to TensorFlow 2.
 
-Behaviour kept from the legacy `utils/logger.py`:
+Behaviour kept from the legacy `utils/plumbing/logger.py`:
 * formats 'stdout', 'log' (log.txt), 'json' (progress.json), 'tensorboard' (tb/), chosen by `configure`;
   the module default is LOG_OUTPUT_FORMATS = ['stdout', 'log', 'json'] (lagvae itself uses ['stdout', 'log']);
 * the table printed by `dumpkvs`: Python floats (np.float64 included, a float subclass) as '%-8.3g',
@@ -10,7 +10,7 @@ Behaviour kept from the legacy `utils/logger.py`:
 Additions (declared in the README): a Baselines-style 'csv' format (progress.csv); `configure(append=True)`
 appends to log.txt / progress.* of a resumed run instead of truncating them; `reset()` closes the files of
 the logger it replaces; the stdout format writes to whatever `sys.stdout` is at write time.
-TensorFlow is imported only when a TensorBoard writer is made, so `import utils.logger` stays fast.
+TensorFlow is imported only when a TensorBoard writer is made, so `import utils.plumbing.logger` stays fast.
 """
 import datetime
 import json
@@ -230,7 +230,7 @@ def has_event_files(logdir):
 def _wait_for_a_later_second(logdir, longest=2.0):
     """Make the next writer's file sort after every event file already in `logdir`.
 
-    TensorBoard (and `utils.legacy_runs.read_event_scalars`) read a folder's event files in name order, and
+    TensorBoard (and `utils.legacy.runs.read_event_scalars`) read a folder's event files in name order, and
     a writer's file is named `events.out.tfevents.<second>.<host>.<pid>.<counter>...`: two files of the same
     second sort by host, pid and counter as strings ('10' before '9'), i.e. in any order. Waiting for the
     next second (at most `longest` seconds, e.g. after a run that failed and was restarted at once) makes
@@ -429,7 +429,7 @@ def drop_progress_after(directory, step_key, last_step):
     is above `last_step`: the rows an interrupted process logged after the checkpoint a run resumes from."""
     import csv
     import io
-    from utils.atomic import write_text_atomic
+    from utils.plumbing.atomic import write_text_atomic
 
     def keep(value):
         try:
