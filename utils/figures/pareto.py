@@ -19,7 +19,8 @@ SPLITS = ("train", "test")
 ESTIMATORS = {"rate": "elbo", "gaussian": "mi_gaussian", "kde": "mi_kde", "aggregate": "mi_aggregate"}
 POINT_COLUMNS = ("source", "method", "mi", "e1", "e2", "split", "consistency", "mutual_information",
                  "estimator", "mmd", "lambda1", "lambda2", "path")
-PAPER_POINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "paper_points.csv")
+REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PAPER_POINTS = os.path.join(REPOSITORY_ROOT, "docs", "paper_points.csv")
 
 STYLES = {  # (source, method) -> matplotlib style; the paper's colours for our runs
     ("ours", "lagvae"): dict(marker="o", color="tab:blue", linestyle="none", markersize=5, label="LagVAE"),
