@@ -9,6 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.plumbing.quiet import hide_tensorflow_start_up_noise  # noqa: E402
+hide_tensorflow_start_up_noise()
 
 
 def rss_mb(pid):

@@ -15,7 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from utils.plumbing.quiet import hide_tensorflow_start_up_noise  # noqa: E402
+hide_tensorflow_start_up_noise()
 
 import click  # noqa: E402
 

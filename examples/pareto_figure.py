@@ -9,12 +9,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.plumbing.quiet import hide_tensorflow_start_up_noise  # noqa: E402
+hide_tensorflow_start_up_noise()
 
-import click
+import click  # noqa: E402
 
-from utils.plumbing.errors import UserError, exit_on_user_error
-from utils.plumbing.paths import exp_log_path
-from utils.figures.pareto import ESTIMATORS, read_paper_points, run_points, write_figure
+from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.plumbing.paths import exp_log_path  # noqa: E402
+from utils.figures.pareto import ESTIMATORS, read_paper_points, run_points, write_figure  # noqa: E402
 
 
 @click.command()

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from test_quiet import start_up_lines
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAGVAE_KEYS = {"test_elbo", "test_nll", "test_mmd", "test_l1", "test_l2",
                "train_elbo", "train_nll", "train_mmd", "train_l1", "train_l2"}
@@ -54,6 +56,7 @@ def run(script, args, exp_log_path, data_prefix, expect=0):
     done = subprocess.run([sys.executable, os.path.join(REPO, "examples", script)] + args + ["--device", "cpu"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == expect, done.stdout + done.stderr
+    assert not start_up_lines(done.stderr), done.stderr  # TensorFlow's start-up noise is hidden
     return done.stdout
 
 

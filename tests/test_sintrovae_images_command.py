@@ -130,3 +130,78 @@ def test_selection_epochs_are_the_authors_and_scale_with_the_run_length():
     assert selection_epochs(220) == [0, 80, 120, 160, 200, 219]  # TI: epoch 0, >= 60 and % 40 == 0, the last
     assert selection_epochs(100) == [0, 36, 55, 73, 91, 99]
     assert selection_epochs(3) == [0, 1, 2] and selection_epochs(2) == [0, 1] and selection_epochs(1) == [0]
+
+
+SIGNAL_FLAGS = ["--dataset", "mnist", "--subset", "64", "--epochs", "2", "--warmup-epochs", "1", "--mog-warmup", "0",
+                "--max-steps-per-epoch", "4", "--batch-size", "8", "--mc", "2", "--num-components", "3",
+                "--learnable-weights", "--intro-prior", "--responsibility-weight", "10", "--eval-samples", "16",
+                "--device", "cpu", "--run-eagerly"]
+SIGNAL_RUN = os.path.join("sintrovae_images", "mnist", "vamp3_lc1_ip1_swg1_r10_mc2_warm1_mogwarm0_bs8_subset64_steps4",
+                          "seed0")
+
+
+def _checkpoint_values(folder):
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(folder)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if not name.startswith("save_counter") and "CHECKPOINTABLE" not in name}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_at_the_next_iteration_and_the_rerun_ends_identical_to_an_uninterrupted_run(
+        tmp_path, shared_data_prefix):
+    """A preempted job (SIGTERM) in the adversarial epoch: checkpoint at the next iteration, exit 128 + 15 with the
+    one-line resume message; the same command then finishes with the weights, optimizer states, selection and
+    eval.json of a run that was never interrupted."""
+    import re
+    import shutil
+    import signal
+    import time
+
+    import numpy as np
+
+    from test_quiet import start_up_lines
+
+    straight_logs, stopped_logs = str(tmp_path / "straight"), str(tmp_path / "stopped")
+    straight = _run(SIGNAL_FLAGS, shared_data_prefix, straight_logs)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    # both runs score with the same FD-LeNet classifier (trained once, cached under EXP_LOG_PATH)
+    shutil.copytree(os.path.join(straight_logs, "sintrovae_images", "feature_classifiers"),
+                    os.path.join(stopped_logs, "sintrovae_images", "feature_classifiers"))
+
+    run_dir = os.path.join(stopped_logs, SIGNAL_RUN)
+    env = dict(os.environ, DATA_PREFIX=shared_data_prefix, EXP_LOG_PATH=stopped_logs, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen([sys.executable, os.path.join(REPO, "examples", "sintrovae_images.py")] + SIGNAL_FLAGS,
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    progress = os.path.join(run_dir, "progress.csv")
+    deadline = time.time() + 400
+    while process.poll() is None and time.time() < deadline and (
+            not os.path.exists(progress) or len(open(progress).read().splitlines()) < 2):  # epoch 0 logged
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before the signal: " + process.stderr.read()[-3000:]
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, out + err
+    stopped = re.findall(r"Stopped by SIGTERM at iteration (\d+); checkpoint saved in (\S+)\. Run the same command "
+                         r"again to resume\.", out)
+    assert len(stopped) == 1 and 4 <= int(stopped[0][0]) < 8, out  # 4 steps per epoch: in or just before epoch 1
+    assert stopped[0][1] == os.path.join(run_dir, "ckpt")
+    assert "Traceback" not in err and not start_up_lines(err), err
+    assert not os.path.exists(os.path.join(run_dir, "eval.json"))
+
+    resumed = _run(SIGNAL_FLAGS, shared_data_prefix, stopped_logs)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stdout and not start_up_lines(resumed.stderr), resumed.stderr
+    results = []
+    for logs in (straight_logs, stopped_logs):
+        with open(os.path.join(logs, SIGNAL_RUN, "eval.json")) as stream:
+            record = json.load(stream)
+        record.pop("train_seconds_last_run")
+        results.append(record)
+    assert results[0] == results[1]
+    for folder in ("ckpt", "ckpt_best"):
+        first, second = (_checkpoint_values(os.path.join(logs, SIGNAL_RUN, folder))
+                         for logs in (straight_logs, stopped_logs))
+        assert set(first) == set(second) and len(first) > 50, folder
+        for name in first:
+            np.testing.assert_array_equal(first[name], second[name], err_msg="%s %s" % (folder, name))

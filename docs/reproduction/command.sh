@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The reduced reproduction of the Pareto figure that ran on the 2-core CPU machine (see the README section
-# "Evaluation, the Pareto figure, sweeps and legacy runs"). 12 epochs per run instead of 5000.
+# The reduced reproduction of the Pareto figure that ran on the 2-core CPU machine (summarised in the
+# README section "Results"; every detail in docs/reproduction.md). 12 epochs per run instead of 5000.
 # Run from the repository root. EXP_LOG_PATH defaults to runs/reduced.
 #
 # The committed run chose its LagVAE levels from a pilot: e1 = the pilot InfoVAE run's (mi=+1, lambda1=10,

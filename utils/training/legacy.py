@@ -191,7 +191,6 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
                 device, max_steps, xla=None):
     """Everything after flag parsing for both commands."""
     from utils.plumbing.devices import setup_device
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logdir = run_directory(method_folder, dataset, z_dim, mi, e1, e2)
     if test and not os.path.isdir(os.path.join(logdir, "ckpt")):
         raise UserError("no checkpoint in %s: train this configuration first (the same command without --test)."
