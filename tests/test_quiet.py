@@ -79,6 +79,11 @@ def test_import_tensorflow_prints_nothing_after_the_call_and_only_known_noise_wi
     loud = _python("import tensorflow", {"TF_CPP_MIN_LOG_LEVEL": "3"})
     assert loud.returncode == 0
     assert all(is_start_up_noise(line) for line in loud.stderr.splitlines(keepends=True)), loud.stderr
+    # a user who asks for TensorFlow's log lines gets them all, the start-up lines included
+    debugging = _python("from utils.plumbing.quiet import hide_tensorflow_start_up_noise as h; h(); "
+                        "import tensorflow", {"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert debugging.returncode == 0 and BANNER.strip() in debugging.stderr, debugging.stderr
+    assert len(start_up_lines(debugging.stderr)) >= len(start_up_lines(loud.stderr)) > 0
 
 
 COMMANDS = ["examples/%s.py" % name for name in ("lagvae", "infovae", "evaluate", "sweep", "pareto_figure",

@@ -115,8 +115,11 @@ class _FirstTensorFlowImport(importlib.abc.MetaPathFinder):
 
 def hide_tensorflow_start_up_noise():
     """`TF_CPP_MIN_LOG_LEVEL` 3 unless set, and the first `import tensorflow` of this process filtered (nothing
-    to filter once TensorFlow is imported). Calling it again changes nothing."""
+    to filter once TensorFlow is imported). A user who sets `TF_CPP_MIN_LOG_LEVEL` below 3 (to debug
+    TensorFlow itself) gets every line, unfiltered. Calling it again changes nothing."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() in ("0", "1", "2"):
+        return
     if "tensorflow" not in sys.modules and not any(isinstance(finder, _FirstTensorFlowImport)
                                                    for finder in sys.meta_path):
         sys.meta_path.insert(0, _FirstTensorFlowImport())
