@@ -103,7 +103,7 @@ def shared_run_options(length, length_default, xla, log_every, checkpoint_every=
     notes = dict(notes or {})
 
     def shown(flag, default):
-        return notes.get(flag + " default", True if default is not None else False)
+        return notes.get(flag + " default", default is not None)
 
     flag = "--" + length
     options = [
