@@ -211,7 +211,7 @@ class Worker:
             if line.startswith(prefix):
                 return line[len(prefix):]
             if line.startswith("LOG "):   # a --log-every line of the round being timed
-                print("%s:%s" % (self.kind, line[len("LOG "):].rstrip("\n")), flush=True)
+                print("  %s: %s" % (self.kind, line[len("LOG "):].strip()), flush=True)
         self.errors.seek(0)
         raise RuntimeError("the %s worker stopped:\n%s" % (self.kind, self.errors.read()[-3000:]))
 
