@@ -1,7 +1,8 @@
 """LagVAE training speed at batch 250 (legacy 2x1024 MLP, z = 64): this project's step against the legacy TF1
 graph of `ermongroup/lagvae`, and against the machine's float32 matmul speed.
 
-    python bench/bench_lagvae.py [--steps 100] [--rounds 6] [--device cpu] [--xla/--no-xla] [--malloc-threshold-mb 0]
+    python bench/bench_lagvae.py [--iterations 100] [--rounds 6] [--device auto] [--xla/--no-xla] [--seed 0]
+                                 [--log-every N] [--malloc-threshold-mb 0]
 
 Two worker processes, started once and kept warm, take turns (paired rounds; only one runs at a time):
 
@@ -36,7 +37,7 @@ hide_tensorflow_start_up_noise()
 import click  # noqa: E402
 
 from utils.plumbing.errors import exit_on_user_error  # noqa: E402
-from utils.plumbing.flags import OneLineCommand  # noqa: E402
+from utils.plumbing.flags import OneLineCommand, hidden_alias, shared_run_options  # noqa: E402
 
 MATMUL_SIZE = 2048
 
@@ -113,11 +114,19 @@ def cpu_seconds():
     return usage.ru_utime, usage.ru_stime
 
 
-def timed_steps(run_steps, steps):
-    """{'rate': steps/s, 'user': CPU s/step, 'system': CPU s/step} of `run_steps(steps)`."""
+def timed_steps(run_steps, steps, log_every=None):
+    """{'rate': steps/s, 'user': CPU s/step, 'system': CPU s/step} of `run_steps(steps)`; with `log_every`, in
+    chunks of that many steps, each followed by a 'LOG <rate line>' for the parent to print."""
+    from utils.plumbing.progress import rate_line
     user, system = cpu_seconds()
     start = time.perf_counter()
-    run_steps(steps)
+    done = 0
+    while done < steps:
+        chunk = min(log_every or steps, steps - done)
+        run_steps(chunk)
+        done += chunk
+        if log_every:
+            print("LOG " + rate_line(done, steps, time.perf_counter() - start), flush=True)
     elapsed = time.perf_counter() - start
     user_after, system_after = cpu_seconds()
     return {"rate": steps / elapsed, "user": (user_after - user) / steps, "system": (system_after - system) / steps}
@@ -130,21 +139,21 @@ def endless_batches(dataset):
             yield batch
 
 
-def our_measurements(tf, steps, batch_size, dataset, variants):
+def our_measurements(tf, steps, batch_size, dataset, variants, seed=0, log_every=None):
     """name -> function returning one round's figures, for the matmul, the ceiling and each training variant."""
     import keras
     from methods.lagvae import LagrangianVAE
     from utils.data.mnist import read_mnist
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     with tf.device("/CPU:0"):   # as utils/training/legacy.py: the binarisation stream lives with tf.data
-        generator = tf.random.Generator.from_seed(1)
+        generator = tf.random.Generator.from_seed(seed + 1)
     train, _ = read_mnist(dataset, batch_sizes=(batch_size, batch_size), generator=generator)
     batches = endless_batches(train)
     matmul, ceiling = matmul_benchmark(tf), ceiling_benchmark(tf, batch_size)
     measure = {"matmul": lambda: {"gflops": matmul(0.5)}, "ceiling": lambda: {"gflops": ceiling(0.5)}}
     for name, jit in variants.items():
-        model = LagrangianVAE(mi=MI, e1=E1, e2=E2, seed=0, jit_compile=jit)
+        model = LagrangianVAE(mi=MI, e1=E1, e2=E2, seed=seed, jit_compile=jit)
 
         def run_steps(count, model=model):
             for _ in range(count):
@@ -152,31 +161,31 @@ def our_measurements(tf, steps, batch_size, dataset, variants):
             metrics["loss"].numpy()
 
         run_steps(10)   # compiles here
-        measure[name] = lambda run_steps=run_steps: timed_steps(run_steps, steps)
+        measure[name] = lambda run_steps=run_steps: timed_steps(run_steps, steps, log_every)
     return measure
 
 
-def legacy_measurements(tf, steps, batch_size, dataset):
+def legacy_measurements(tf, steps, batch_size, dataset, seed=0, log_every=None):
     """The legacy TF1 graph (bench/legacy_graph.py) in graph mode with TF2 behaviour off (this process only)."""
     tf.compat.v1.disable_v2_behavior()
     from bench.legacy_graph import LegacyLagVAEGraph
     from utils.data.mnist import load_mnist_arrays
 
     graph = LegacyLagVAEGraph(tf, load_mnist_arrays(dataset).train.images, batch_size=batch_size,
-                              mi=MI, e1=E1, e2=E2, seed=0)
+                              mi=MI, e1=E1, e2=E2, seed=seed)
     graph.start_epoch()
     graph.train_steps(10)
-    return {"legacy": lambda: timed_steps(graph.train_steps, steps)}
+    return {"legacy": lambda: timed_steps(graph.train_steps, steps, log_every)}
 
 
-def serve(kind, steps, batch_size, dataset, variants):
+def serve(kind, steps, batch_size, dataset, variants, seed=0, log_every=None):
     """Serve measurements over stdin/stdout: 'READY [names]', then one 'RESULT {json}' line per name asked."""
     from utils.plumbing.devices import disable_tf32
     tf = disable_tf32()   # float32 matmuls in float32 on both sides, as the legacy code ran them
     if kind == "legacy":
-        measure = legacy_measurements(tf, steps, batch_size, dataset)
+        measure = legacy_measurements(tf, steps, batch_size, dataset, seed, log_every)
     else:
-        measure = our_measurements(tf, steps, batch_size, dataset, variants)
+        measure = our_measurements(tf, steps, batch_size, dataset, variants, seed, log_every)
     print("READY " + json.dumps(sorted(measure)), flush=True)
     for line in sys.stdin:
         name = line.strip()
@@ -202,6 +211,8 @@ class Worker:
         for line in self.process.stdout:
             if line.startswith(prefix):
                 return line[len(prefix):]
+            if line.startswith("LOG "):   # a --log-every line of the round being timed
+                print("  %s: %s" % (self.kind, line[len("LOG "):].strip()), flush=True)
         self.errors.seek(0)
         raise RuntimeError("the %s worker stopped:\n%s" % (self.kind, self.errors.read()[-3000:]))
 
@@ -233,28 +244,29 @@ def spread(values, scale=1.0):
 
 
 @click.command(cls=OneLineCommand)
-@click.option("--steps", type=click.IntRange(min=5), default=100, show_default=True,
-              help="training steps per round, for each side")
 @click.option("--rounds", type=click.IntRange(min=1), default=6, show_default=True,
               help="rounds; each times the matmul, the ceiling, every variant of our step and the legacy graph once")
 @click.option("--batch-size", type=click.IntRange(min=1, max=10000), default=250, show_default=True)
 @click.option("--dataset", type=click.Choice(["mnist", "fashion_mnist"]), default="mnist", show_default=True,
               help="the data under $DATA_PREFIX that both sides train on")
-@click.option("--device", default="cpu", show_default=True, help="'auto', 'cpu' or a GPU index")
-@click.option("--xla/--no-xla", default=None,
-              help="time our step only with (or without) XLA; both when neither is given. The ratio to the legacy "
-                   "graph uses the training command's default (no XLA on the CPU, XLA on a GPU) when both are timed")
 @click.option("--malloc-threshold-mb", type=click.IntRange(min=0, max=32), default=0, show_default=True,
               help="glibc MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ of both workers, in MiB (32 is glibc's "
                    "largest mmap threshold); 0 keeps glibc's defaults")
 @click.option("--worker", type=click.Choice(["ours", "legacy"]), default=None, hidden=True)
+@shared_run_options("iterations", 100, xla=None, log_every=None, benchmark=True, notes={
+    "--iterations": "timed per round, for each side", "--log-every": "a line with each side's rate so far",
+    "--log-every default": "none: the summary only",
+    "--xla": "our step only with (or without) XLA; both when neither is given. The ratio to the legacy graph uses "
+             "the training command's default (no XLA on the CPU, XLA on a GPU) when both are timed",
+    "--xla default": "both"}, aliases=[hidden_alias("--steps", "iterations", click.IntRange(min=1))])  # old spelling
 @exit_on_user_error
-def main(steps, rounds, batch_size, dataset, device, xla, malloc_threshold_mb, worker):
+def main(rounds, batch_size, dataset, malloc_threshold_mb, worker, iterations, seed, device, xla, log_every):
+    steps = iterations
     variants = {"XLA": True, "no XLA": False}
     if xla is not None:
         variants = {name: jit for name, jit in variants.items() if jit == xla}
     if worker is not None:
-        serve(worker, steps, batch_size, dataset, variants)
+        serve(worker, steps, batch_size, dataset, variants, seed, log_every)
         return
     from utils.data.mnist import load_mnist_arrays
     from utils.plumbing.devices import setup_device
@@ -262,7 +274,8 @@ def main(steps, rounds, batch_size, dataset, device, xla, malloc_threshold_mb, w
     load_mnist_arrays(dataset)   # missing data: one line now, before any worker starts
     default = "no XLA" if described == "CPU" else "XLA"
     ours_name = default if default in variants else next(iter(variants))
-    arguments = ["--steps", str(steps), "--batch-size", str(batch_size), "--dataset", dataset]
+    arguments = ["--iterations", str(steps), "--batch-size", str(batch_size), "--dataset", dataset, "--seed", str(seed)]
+    arguments += ["--log-every", str(log_every)] if log_every else []
     arguments += [] if xla is None else ["--xla" if xla else "--no-xla"]
     env = worker_environment(malloc_threshold_mb)
     load_before = os.getloadavg()

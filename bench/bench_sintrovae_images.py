@@ -2,7 +2,7 @@
 MC 100, LC, IP, SWG, clipping and responsibility weight r = 10, at the MNIST shape (batch 128, z 32) and the
 CIFAR-10 shape (batch 32, z 128), on random images in [0, 1].
 
-    python bench/bench_sintrovae_images.py [--shape mnist|cifar10|both] [--iterations 3] [--xla]
+    python bench/bench_sintrovae_images.py [--shape mnist|cifar10|both] [--iterations 3] [--xla] [--device auto]
 
 The authors' PyTorch model does ~15 s/iteration (MNIST shape) and ~10 s/iteration (CIFAR shape) on the
 2-core benchmark machine (measured outside this repository). Also prints the convolution/matmul FLOPs of
@@ -20,7 +20,8 @@ hide_tensorflow_start_up_noise()
 
 import click  # noqa: E402
 
-from utils.plumbing.flags import FiniteFloat, OneLineCommand  # noqa: E402
+from utils.plumbing.errors import exit_on_user_error  # noqa: E402
+from utils.plumbing.flags import FiniteFloat, OneLineCommand, shared_run_options  # noqa: E402
 
 TRAIN_IMAGES = {"mnist": 60000, "cifar10": 50000}
 # Network passes per adversarial iteration (T2:206-346): E-step 3 encoder + 4 decoder forwards,
@@ -38,23 +39,26 @@ def forward_flops(network, input_shape):
     return tf.compat.v1.profiler.profile(function.graph, options=options).total_float_ops
 
 
-def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops):
+def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops, seed=0, log_every=None):
     import keras
     import numpy as np
+
+    from utils.plumbing.progress import rate_line
 
     from methods.priors import LatentPrior
     from methods.resnet import IMAGE_CONFIGS, build_encoder_decoder, loss_scale
     from methods.sintrovae import SoftIntroVAE
 
     config = IMAGE_CONFIGS[dataset]
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     encoder, decoder = build_encoder_decoder(dataset)
     prior = LatentPrior("vamp", config.zdim, components, data_shape=config.image_shape,
                         learnable_contributions=True, pseudo_input_activation="hardtanh")
     model = SoftIntroVAE(encoder, decoder, prior, loss_scale(config.image_shape), config.beta_rec,
                          config.beta_kl, config.beta_neg, mc=mc, intro_prior=True, sampling_with_grad=True,
-                         clip_logvar=True, r_entropy=10.0, responsibility_samples="kl_real", jit_compile=xla)
-    rng = np.random.default_rng(0)
+                         clip_logvar=True, r_entropy=10.0, responsibility_samples="kl_real", jit_compile=xla,
+                         seed=seed)
+    rng = np.random.default_rng(seed)
     batches = [rng.random((config.batch_size,) + config.image_shape).astype(np.float32)
                for _ in range(iterations + 1)]
     model.initialise(rng.random((max(components, config.batch_size),) + config.image_shape).astype(np.float32))
@@ -64,8 +68,10 @@ def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops):
     model.train_iteration(batches[0])
     compile_s = time.time() - began
     wall, cpu = time.time(), time.process_time()
-    for x in batches[1:]:
+    for index, x in enumerate(batches[1:], start=1):
         model.train_iteration(x)
+        if log_every and index % log_every == 0:
+            print(rate_line(index, iterations, time.time() - wall), flush=True)
     wall, cpu = (time.time() - wall) / iterations, (time.process_time() - cpu) / iterations
     network_flops = config.batch_size * FORWARD_BACKWARD * (
         ENCODER_PASSES * forward_flops(encoder, (1,) + config.image_shape)
@@ -89,17 +95,19 @@ def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops):
 
 @click.command(cls=OneLineCommand)
 @click.option("--shape", type=click.Choice(["mnist", "cifar10", "both"]), default="both", show_default=True)
-@click.option("--iterations", type=click.IntRange(1, 1000), default=3, show_default=True)
 @click.option("--components", type=click.IntRange(1, 4096), default=100, show_default=True)
 @click.option("--mc", type=click.IntRange(1, 10000), default=100, show_default=True)
-@click.option("--xla", is_flag=True, help="jit_compile the steps (slower for these convolutions on CPU)")
 @click.option("--gpu-tflops", type=FiniteFloat(0.1), default=50.0, show_default=True,
               help="assumed sustained GPU throughput for the estimate")
-def main(shape, iterations, components, mc, xla, gpu_tflops):
-    from utils.plumbing.devices import disable_tf32
-    disable_tf32()  # float32 convolutions and matmuls, as the authors' PyTorch code
+@shared_run_options("iterations", 3, xla=False, log_every=None, benchmark=True, notes={
+    "--iterations": "timed per shape, after one compiling one", "--xla": "slower for these convolutions on the CPU",
+    "--log-every": "a line with the rate so far", "--log-every default": "none: the summary only"})
+@exit_on_user_error
+def main(shape, components, mc, gpu_tflops, iterations, seed, device, xla, log_every):
+    from utils.plumbing.devices import setup_device
+    print("device: %s" % setup_device(device))  # and float32 convolutions and matmuls (TF32 off), as PyTorch
     for dataset in (["mnist", "cifar10"] if shape == "both" else [shape]):
-        bench_shape(dataset, iterations, components, mc, xla, gpu_tflops)
+        bench_shape(dataset, iterations, components, mc, xla, gpu_tflops, seed=seed, log_every=log_every)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ hide_tensorflow_start_up_noise()
 import click  # noqa: E402
 
 from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.plumbing.flags import FiniteFloat, OneLineCommand  # noqa: E402
+from utils.plumbing.flags import FiniteFloat, OneLineCommand, hidden_alias, shared_run_options  # noqa: E402
 from utils.data.toy import DATASETS  # noqa: E402
 
 from utils.training.toy import config_name, parse_milestones, resolve_betas, train_and_evaluate  # noqa: E402
@@ -50,7 +50,6 @@ from utils.training.toy import config_name, parse_milestones, resolve_betas, tra
               help="[default: per data set, the authors' 2D configs; their VAE rows for the VAE baseline]")
 @click.option("--beta-kl", type=FiniteFloat(0.0, 1e6, min_open=True), default=None)
 @click.option("--beta-neg", type=FiniteFloat(0.0, 1e6, min_open=True), default=None)
-@click.option("--iterations", type=click.IntRange(1, 10 ** 7), default=30000, show_default=True)
 @click.option("--warmup", type=click.IntRange(0, 10 ** 7), default=2000, show_default=True,
               help="VAE warm-up iterations (num_vae); --warmup >= --iterations trains a plain VAE")
 @click.option("--mog-warmup", type=click.IntRange(0, 10 ** 7), default=100, show_default=True,
@@ -58,22 +57,21 @@ from utils.training.toy import config_name, parse_milestones, resolve_betas, tra
 @click.option("--lr-milestones", default="10000,15000", show_default=True,
               help="iterations where the learning rate is multiplied by 0.1")
 @click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=512, show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True)
 @click.option("--eval-mc", type=click.IntRange(1, 10000), default=100, show_default=True,
               help="Monte-Carlo samples of the gnELBO evaluation")
 @click.option("--eval-grid", type=click.IntRange(2, 4096), default=1024, show_default=True,
               help="points per side of the gnELBO evaluation grid (1024 in the paper)")
-@click.option("--log-interval", type=click.IntRange(1, 10 ** 7), default=100, show_default=True)
-@click.option("--checkpoint-interval", type=click.IntRange(1, 10 ** 7), default=1000, show_default=True)
-@click.option("--stop-after", type=click.IntRange(1, 10 ** 7), default=None,
-              help="stop (with a checkpoint) after this many iterations in this invocation; run the same "
-                   "command again to continue")
-@click.option("--no-xla", is_flag=True, help="run the steps without XLA compilation")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or a GPU index")
+@shared_run_options("iterations", 30000, xla=True, log_every=100, checkpoint_every=1000, notes={
+    "--iterations": "one batch of --batch-size each", "--log-every": "progress.csv / TensorBoard rows",
+    "--checkpoint-every": "also saved at the end and at a stop; 0: only there"}, aliases=[
+    hidden_alias("--log-interval", "log_every", click.IntRange(min=1)),          # old spellings, same meaning
+    hidden_alias("--checkpoint-interval", "checkpoint_every", click.IntRange(min=1))])
+@click.option("--stop-after", type=click.IntRange(min=1), default=None, hidden=True,   # old: --max-steps
+              help="stop (with a checkpoint) after this many iterations in this invocation")
 @exit_on_user_error
 def main(dataset, prior, num_components, learnable_contributions, intro_prior, sampling_with_grad, clip_logvar,
          r_entropy, mc, beta_rec, beta_kl, beta_neg, iterations, warmup, mog_warmup, lr_milestones, batch_size,
-         seed, eval_mc, eval_grid, log_interval, checkpoint_interval, stop_after, no_xla, device):
+         seed, eval_mc, eval_grid, log_every, checkpoint_every, max_steps, stop_after, xla, device):
     milestones = parse_milestones(lr_milestones)
     betas = resolve_betas(dataset, iterations, warmup, beta_rec, beta_kl, beta_neg)
     if sampling_with_grad is None:
@@ -102,8 +100,8 @@ def main(dataset, prior, num_components, learnable_contributions, intro_prior, s
                            sampling_with_grad=sampling_with_grad, clip_logvar=clip_logvar, r_entropy=r_entropy,
                            mc=mc, betas=betas, iterations=iterations, warmup=warmup, mog_warmup=mog_warmup,
                            milestones=milestones, batch_size=batch_size, seed=seed, eval_mc=eval_mc,
-                           eval_grid=eval_grid, log_interval=log_interval, checkpoint_interval=checkpoint_interval,
-                           stop_after=stop_after, jit_compile=not no_xla)
+                           eval_grid=eval_grid, log_every=log_every, checkpoint_every=checkpoint_every,
+                           max_steps=max_steps, stop_after=stop_after, jit_compile=xla)
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ hide_tensorflow_start_up_noise()
 import click  # noqa: E402
 
 from utils.plumbing.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.plumbing.flags import FiniteFloat, OneLineCommand  # noqa: E402
+from utils.plumbing.flags import FiniteFloat, OneLineCommand, hidden_alias, shared_run_options  # noqa: E402
 
 from utils.training.images import DATASETS, _finished_epochs, config_name, train_and_evaluate  # noqa: E402
 
@@ -41,32 +41,31 @@ from utils.training.images import DATASETS, _finished_epochs, config_name, train
               help="reparameterised prior samples in the decoder step (SWG; default: same as --intro-prior)")
 @click.option("--responsibility-weight", type=FiniteFloat(0.0), default=0.0, show_default=True,
               help="r of the responsibility (assignment entropy) regulariser; the authors sweep 0, 1, 10, 100")
-@click.option("--epochs", type=click.IntRange(1), default=220, show_default=True)
 @click.option("--warmup-epochs", type=click.IntRange(0), default=20, show_default=True,
               help="VAE warm-up epochs (num_vae)")
 @click.option("--mog-warmup", type=click.IntRange(0), default=5, show_default=True,
               help="epochs before the end of the warm-up at which the VampPrior becomes a MoG (the authors' 5: "
                    "at epoch 15)")
 @click.option("--mc", type=click.IntRange(1), default=100, show_default=True, help="MC samples of every KL")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="default: 128 (MNIST, FMNIST), 32 (CIFAR)")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or a GPU index")
-@click.option("--jit-compile/--no-jit-compile", default=False, show_default=True,
-              help="XLA (slower for these convolutions on CPU)")
 @click.option("--run-eagerly", is_flag=True,
               help="run the training steps eagerly: no graph build (~30 s saved), slower steps; for tests")
 @click.option("--max-steps-per-epoch", type=click.IntRange(1), default=None, help="for tests: cap each epoch")
 @click.option("--subset", type=click.IntRange(1), default=None,
               help="for tests: use the first N train and test images")
-@click.option("--checkpoint-every", type=click.IntRange(0), default=100, show_default=True,
-              help="also checkpoint every N iterations inside an epoch (0: only at epoch ends)")
-@click.option("--stop-after", type=click.IntRange(1), default=None,
-              help="train at most N epochs in this invocation; run again to resume")
 @click.option("--eval-samples", type=click.IntRange(5), default=10000, show_default=True,
               help="generated / real images for FD-LeNet, FID and precision/recall (authors: 50000)")
 @click.option("--inception-graph", type=click.Path(dir_okay=False), default=None,
               help="classify_image_graph_def.pb from inception-2015-12-05.tgz: adds FID(gen), FID(rec) and "
                    "Inception precision/recall to eval.json")
+@shared_run_options("epochs", 220, xla=False, log_every=None, checkpoint_every=100, notes={
+    "--epochs": "the authors' 220", "--xla": "slower for these convolutions on the CPU",
+    "--log-every": "a line of the console and log.txt and TensorBoard scalars (tb/steps/) of that step, besides "
+                   "the rows of every epoch", "--log-every default": "every epoch only",
+    "--checkpoint-every": "also saved after every epoch and at a stop; 0: only there"},
+    aliases=[hidden_alias("--jit-compile/--no-jit-compile", "xla")])                   # old spelling, same meaning
+@click.option("--stop-after", type=click.IntRange(min=1), default=None, hidden=True,   # old: --max-steps
+              help="train at most N epochs in this invocation")
 @exit_on_user_error
 def main(**options):
     if options["sampling_with_grad"] is None:

@@ -157,6 +157,46 @@ def test_lagvae_resume_matches_uninterrupted_and_test_reproduces(tmp_path, small
 
 
 @pytest.mark.slow
+def test_lagvae_checkpoint_every_saves_inside_the_epoch_and_a_resume_from_there_matches(tmp_path, small_mnist):
+    """--checkpoint-every 2 (training steps) checkpoints at iterations 2 and 4 inside the 8-batch epoch; the
+    same --max-steps again does nothing; a run resumed from the iteration-4 checkpoint (the newer one damaged)
+    ends as an uninterrupted run without the flag."""
+    import tensorflow as tf
+    flags = ["--mi=1.0", "--e1=86.0", "--e2=5.0", "--epochs", "1", "--log-every", "3"]
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    logdir = os.path.join(interrupted, "lvae", "v1", "64", "1.0-86.0-5.0")
+    ckpt = os.path.join(logdir, "ckpt")
+    out = run("lagvae.py", flags + ["--checkpoint-every", "2", "--max-steps", "5"], interrupted, small_mnist)
+    assert "Stopped at iteration 5, epoch 1/1 (--max-steps 5); checkpoint saved in %s." % ckpt in out
+
+    def counters(path):
+        reader = tf.train.load_checkpoint(path)
+        return tuple(int(reader.get_tensor(name + "/.ATTRIBUTES/VARIABLE_VALUE"))
+                     for name in ("iteration", "batches_in_epoch", "epoch"))
+    kept = list(tf.train.get_checkpoint_state(ckpt).all_model_checkpoint_paths)
+    # (the two newest are kept) steps 1 2 [ckpt] 3 [log: 2 batches] 4 [ckpt: 6 batches drawn] 5 [stop]
+    assert [os.path.basename(path) for path in kept] == ["ckpt-2", "ckpt-3"]
+    assert [counters(path) for path in kept] == [(4, 6, 0), (5, 7, 0)]
+
+    out = run("lagvae.py", flags + ["--max-steps", "5"], interrupted, small_mnist)   # reached: nothing more
+    assert "Stopped at iteration 5, epoch 1/1 (--max-steps 5)" in out and "Resuming" not in out
+    assert list(tf.train.get_checkpoint_state(ckpt).all_model_checkpoint_paths) == kept
+
+    data = kept[-1] + ".data-00000-of-00001"
+    with open(data, "r+b") as stream:                     # the newest is damaged: resume from iteration 4
+        stream.truncate(os.path.getsize(data) // 2)
+    out = run("lagvae.py", flags, interrupted, small_mnist)
+    assert "Resuming %s/ at iteration 4, epoch 1/1 (resumed from %s/ckpt-2)." % (logdir, ckpt) in out
+    run("lagvae.py", flags, straight, small_mnist)
+    resumed = checkpoint_values(logdir)
+    uninterrupted = checkpoint_values(os.path.join(straight, "lvae", "v1", "64", "1.0-86.0-5.0"))
+    assert set(resumed) == set(uninterrupted) and int(resumed["epoch/.ATTRIBUTES/VARIABLE_VALUE"]) == 1
+    for name in resumed:
+        np.testing.assert_array_equal(resumed[name], uninterrupted[name], err_msg=name)
+    assert load_eval(logdir) == load_eval(os.path.join(straight, "lvae", "v1", "64", "1.0-86.0-5.0"))
+
+
+@pytest.mark.slow
 def test_infovae_trains_logs_table_and_test_restores(tmp_path, small_mnist):
     shared_data_prefix = small_mnist
     flags = ["--mi=1.0", "--e1=1.0", "--e2=1.0", "--epochs", "1", "--log-every", "3"]

@@ -12,7 +12,7 @@ from examples.sintrovae_2d import main
 
 FLAGS = ["--dataset", "8Gaussian", "--num-components", "8", "--iterations", "90", "--warmup", "30",
          "--mog-warmup", "10", "--lr-milestones", "60,80", "--mc", "3", "--batch-size", "64", "--eval-mc", "2",
-         "--eval-grid", "128", "--log-interval", "10", "--checkpoint-interval", "1000", "--no-xla", "--device", "cpu"]
+         "--eval-grid", "128", "--log-every", "10", "--checkpoint-every", "1000", "--no-xla", "--device", "cpu"]
 RUN = "sintrovae2d/8Gaussian/sintrovae_vamp8_lc1_ip1_swg1_clip1_r0_b0.2-0.3-0.9_it90_vae30_lr60-80_mc3/seed0"
 
 
@@ -112,7 +112,7 @@ def test_a_resume_from_an_older_checkpoint_keeps_progress_and_tensorboard_steps_
     import tensorflow as tf
     from test_legacy_commands import tensorboard_scalars
     flags = [f for f in FLAGS]
-    flags[flags.index("--checkpoint-interval") + 1] = "20"
+    flags[flags.index("--checkpoint-every") + 1] = "20"
     run_dir = tmp_path / "a" / RUN
 
     def invoke(root, *extra):

@@ -1,6 +1,7 @@
 """The guard every training command runs inside: a writable run folder held by this process alone, and
-SIGTERM / SIGINT turned into a checkpoint at the next step boundary (utils/plumbing/run_lock.py, utils/plumbing/stop_signals.py,
-utils/plumbing/storage.py)."""
+SIGTERM / SIGINT turned into a checkpoint at the next step boundary (utils/plumbing/run_lock.py,
+utils/plumbing/stop_signals.py, utils/plumbing/storage.py); and the lines every command prints when it resumes
+or stops a run."""
 import contextlib
 import sys
 
@@ -25,3 +26,15 @@ def guarded_run(logdir):
 def stopped_message(stop, where, iteration):
     return ("Stopped by %s at iteration %d; checkpoint saved in %s. Run the same command again to resume."
             % (stop.signal_name, iteration, where))
+
+
+def resume_message(run_dir, checkpoint, position):
+    """The line every training command prints when it continues a run (`position`: from
+    utils.plumbing.progress.run_position)."""
+    return "Resuming %s at %s (resumed from %s)." % (run_dir, position, checkpoint)
+
+
+def max_steps_message(position, max_steps, where):
+    """The line every training command prints when --max-steps (total training steps of the run) stops it."""
+    return ("Stopped at %s (--max-steps %d); checkpoint saved in %s. The same command without --max-steps "
+            "continues the run." % (position, max_steps, where))

@@ -103,7 +103,7 @@ class ImageRun:
             intro_prior=options["intro_prior"], sampling_with_grad=options["sampling_with_grad"],
             clip_logvar=True, r_entropy=options["responsibility_weight"], responsibility_samples="kl_real",
             learning_rate=2e-4, prior_learning_rate=2e-4, lr_milestones=LR_MILESTONES,
-            jit_compile=options["jit_compile"], seed=options["seed"])
+            jit_compile=options["xla"], seed=options["seed"])
         from utils.data.images import epoch_permutation
         first = epoch_permutation(len(self.data.train_images), options["seed"], 0)
         init_count = max(self.prior.num_components, self.batch_size)
@@ -133,6 +133,7 @@ class ImageRun:
         --inception-graph, else FD-LeNet), keep it as the best checkpoint when it scores lowest, record it.
         Scores of an epoch already recorded (a resumed run) are not recomputed."""
         from utils.plumbing.atomic import write_json_atomic
+        from utils.plumbing.progress import epoch_label
         if epoch not in selection_epochs(self.options["epochs"]) or str(epoch) in self.selection["scores"]:
             return
         score = generation_scores(self, self.options, with_reconstructions=False)[self.selection["metric"]]
@@ -143,8 +144,9 @@ class ImageRun:
             self.selection["best_epoch"] = epoch
         scores[str(epoch)] = score
         write_json_atomic(os.path.join(self.run_dir, SELECTION_FILE), self.selection)
-        logger.log("model selection, epoch %d: %s %.4g (best: epoch %d)" % (
-            epoch, self.selection["metric"], score, self.selection["best_epoch"]))
+        logger.log("model selection after %d epochs (at the start of %s): %s %.4g (best: after %d epochs)" % (
+            epoch, epoch_label(epoch, self.options["epochs"]), self.selection["metric"], score,
+            self.selection["best_epoch"]))
         self.checkpoint.save()  # the scoring passes moved BatchNorm statistics, as in the authors' train mode
 
     def restore_best(self):
@@ -161,6 +163,25 @@ class ImageRun:
     def epoch(self):
         return int(self.progress.numpy()[0])
 
+    @property
+    def per_epoch(self):
+        """Training steps per epoch (batches of the train set, at most --max-steps-per-epoch)."""
+        from utils.data.images import num_batches
+        steps = num_batches(len(self.data.train_images), self.batch_size)
+        return min(steps, self.options["max_steps_per_epoch"] or steps)
+
+    @property
+    def step(self):
+        """Training steps made so far: epoch * per_epoch + batch (what --max-steps, --log-every and
+        --checkpoint-every count)."""
+        epoch, batch = (int(v) for v in self.progress.numpy())
+        return epoch * self.per_epoch + batch
+
+    def position(self):
+        from utils.plumbing.progress import run_position
+        epochs = self.options["epochs"]
+        return run_position(self.step, epochs * self.per_epoch, self.epoch, epochs)
+
     def epoch_start_events(self, epoch):
         """The authors' one-time events at the start of an epoch (`TI:136-166`)."""
         options, model = self.options, self.model
@@ -174,20 +195,21 @@ class ImageRun:
             model.start_adversarial_phase()
         model.set_schedule_step(epoch)
 
-    def train(self, logger, scalars, stop_after, stop=None):
-        """Train to `--epochs`; False when stopped early by --stop-after or by `stop` (a GracefulStop: the
-        checkpoint is saved at the next iteration)."""
-        from utils.data.images import epoch_batches, num_batches
-        from utils.plumbing.progress import format_postfix, progress_bar
+    def train(self, logger, scalars, stop_after, stop=None, step_scalars=None):
+        """Train to `--epochs`; False when stopped early by --max-steps (total steps: inside an epoch too),
+        the old --stop-after (epochs of this invocation) or by `stop` (a GracefulStop: the checkpoint is saved
+        at the next iteration). `step_scalars`: the TensorBoard writer of the --log-every rows."""
+        from utils.data.images import epoch_batches
+        from utils.plumbing.progress import epoch_label, format_postfix, progress_bar
         options = self.options
         images = self.data.train_images
-        per_epoch = num_batches(len(images), self.batch_size)
-        if options["max_steps_per_epoch"]:
-            per_epoch = min(per_epoch, options["max_steps_per_epoch"])
+        per_epoch, max_steps, every = self.per_epoch, options["max_steps"], options["checkpoint_every"]
         epochs_this_run = 0
         while self.epoch < options["epochs"]:
             epoch, start_batch = (int(v) for v in self.progress.numpy())
             if stop_after is not None and epochs_this_run >= stop_after:
+                return False
+            if max_steps is not None and self.step >= max_steps:
                 return False
             if start_batch == 0:
                 self.epoch_start_events(epoch)
@@ -196,18 +218,22 @@ class ImageRun:
                 self.model.set_schedule_step(epoch)
             self.model.reset_metrics()
             started = time.time()
-            bar = progress_bar(per_epoch - start_batch, "epoch %d" % epoch)
+            bar = progress_bar(per_epoch, epoch_label(epoch, options["epochs"]), initial=start_batch)
             for index, batch in enumerate(epoch_batches(images, self.batch_size, options["seed"], epoch,
                                                         start_batch, per_epoch), start=start_batch):
                 values = self.model.train_iteration(batch)
                 self.progress.assign([epoch, index + 1])
+                step = epoch * per_epoch + index + 1
                 bar.update(1)
                 bar.set_postfix(format_postfix(values))
-                if options["checkpoint_every"] and (index + 1) % options["checkpoint_every"] == 0:
+                if options["log_every"] and step % options["log_every"] == 0:
+                    self.log_step(step, values, logger, step_scalars)
+                # inside the epoch (its end checkpoints anyway): every --checkpoint-every steps, and at a stop
+                stopping = (stop is not None and stop.requested) or (max_steps is not None and step >= max_steps)
+                if index + 1 < per_epoch and (stopping or (every and step % every == 0)):
                     self.checkpoint.save()
-                if stop is not None and stop.requested and index + 1 < per_epoch:
+                if index + 1 < per_epoch and stopping:
                     bar.close()
-                    self.checkpoint.save()
                     return False
             bar.close()
             seconds = time.time() - started
@@ -218,6 +244,14 @@ class ImageRun:
             if stop is not None and stop.requested:
                 return False
         return True
+
+    def log_step(self, step, values, logger, step_scalars):
+        """A --log-every row: this step's values as a line of the console and log.txt, and as TensorBoard
+        scalars at step = iteration in tb/steps/ (the per-epoch rows stay as they are)."""
+        from utils.plumbing.progress import epoch_label
+        logger.log("iteration %d (%s): %s" % (step, epoch_label(self.epoch, self.options["epochs"]), ", ".join(
+            "%s %.4g" % (key, value) for key, value in sorted(values.items()))))
+        step_scalars.write({"train/" + key: value for key, value in values.items()}, step)
 
     def log_epoch(self, epoch, steps, seconds, logger, scalars):
         metrics = {name: float(value) for name, value in self.model.metric_results().items()}
@@ -399,23 +433,35 @@ def _finished_epochs(eval_path):
 def train_and_evaluate(options, run_dir, name, eval_path, stop):
     from utils.plumbing.atomic import write_json_atomic
     from utils.plumbing.logger import TensorBoardScalars, has_event_files
+    from utils.plumbing.run_guard import max_steps_message, resume_message, stopped_message
     import utils.plumbing.logger as logger
     run = ImageRun(options, run_dir)
+    max_steps = options["max_steps"]
     logger.reset()
     # rows an interrupted process logged for epochs after its last checkpoint are dropped
     logger.configure(run_dir, ["stdout", "log", "csv", "json"], append=run.resumed, step_key="epoch",
                      resume_step=run.epoch - 1)
+    if max_steps is not None and run.step >= max_steps and run.epoch < options["epochs"]:  # reached before
+        logger.log(max_steps_message(run.position(), max_steps, run.checkpoint.directory))
+        logger.reset()
+        return
     # and its TensorBoard events from those epochs (or all of them, killed before its first checkpoint) hidden
     tb_dir = os.path.join(run_dir, "tb")
     scalars = TensorBoardScalars(tb_dir, restart_step=run.epoch if has_event_files(tb_dir) else None)
+    step_scalars = None  # the --log-every rows: steps are iterations, so in a folder of their own
+    if options["log_every"]:
+        steps_dir = os.path.join(tb_dir, "steps")
+        step_scalars = TensorBoardScalars(steps_dir, restart_step=run.step + 1 if has_event_files(steps_dir) else None)
     try:
         if run.resumed:
-            logger.log("resumed from %s (epoch %d)" % (run.checkpoint.latest, run.epoch))
+            logger.log(resume_message(run_dir, run.checkpoint.latest, run.position()))
         started = time.time()
-        finished = run.train(logger, scalars, options["stop_after"], stop=stop)
+        finished = run.train(logger, scalars, options["stop_after"], stop=stop, step_scalars=step_scalars)
         if stop.requested:
-            from utils.plumbing.run_guard import stopped_message
             logger.log(stopped_message(stop, run.checkpoint.directory, int(run.model.iteration.numpy())))
+            return
+        if not finished and max_steps is not None and run.step >= max_steps:
+            logger.log(max_steps_message(run.position(), max_steps, run.checkpoint.directory))
             return
         if not finished:
             logger.log("stopped after %d epochs in this run; run the same command again to resume"
@@ -429,4 +475,6 @@ def train_and_evaluate(options, run_dir, name, eval_path, stop):
                                         if isinstance(v, (int, float))))
     finally:
         scalars.close()
+        if step_scalars is not None:
+            step_scalars.close()
         logger.reset()

@@ -6,18 +6,28 @@ batch of the training iterator and the TensorBoard scalars from ANOTHER one (the
 trained on); then `test()`: test split, then train split, merged into eval.pkl.
 
 Additions: a checkpoint of the whole state (networks, optimizers, multipliers, seed streams, counters)
-after every epoch, so the same command resumes an interrupted run (kill -9 included); `--max-steps`
-stops (and checkpoints) a run early; a finished run is not retrained.
+after every epoch (and every `--checkpoint-every` steps), so the same command resumes an interrupted run
+(kill -9 included); `--max-steps` stops (and checkpoints) a run at that total step; a finished run is not
+retrained.
 """
 import os
 
 import click
 
 from utils.plumbing.errors import UserError
-from utils.plumbing.flags import FiniteFloat, OneLineCommand
+from utils.plumbing.flags import FiniteFloat, OneLineCommand, shared_run_options
 
 DATASETS = ("mnist", "fashion_mnist")
 RUN_CONFIG = "config.json"
+# the legacy commands' defaults of the shared flags (utils/plumbing/flags.py)
+SHARED_OPTIONS = shared_run_options(
+    "epochs", 5000, xla=None, log_every=1000, checkpoint_every=0, notes={
+        "--epochs": "55000 images; a finished run given a larger value continues",
+        "--seed": "of the initial weights, the z / prior samples and the binarisation",
+        "--xla": "on the 2-core CPU the plain graph measured 15-25% faster, see bench/bench_lagvae.py",
+        "--xla default": "on a GPU, not on the CPU",
+        "--log-every": "the legacy log line and the TensorBoard scalars",
+        "--checkpoint-every": "checkpoints are also saved after every epoch and at a stop; 0: only there"})
 
 
 def legacy_command(build_model, method_folder, e1_option, e2_option):
@@ -36,28 +46,15 @@ def legacy_command(build_model, method_folder, e1_option, e2_option):
         e1_option,
         e2_option,
         click.option("--test", is_flag=True, help="skip training: restore the checkpoint and evaluate"),
-        click.option("--epochs", type=click.IntRange(min=1), default=5000, show_default=True,
-                     help="training epochs (passes over the 55000 training images)"),
-        click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True,
-                     help="seed of the initial weights, the z / prior samples and the binarisation"),
         click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True),
         click.option("--batch-size", type=click.IntRange(1, 10000), default=250, show_default=True),
-        click.option("--log-every", type=click.IntRange(min=1), default=1000, show_default=True,
-                     help="iterations between log lines / TensorBoard scalars"),
-        click.option("--device", default="auto", show_default=True,
-                     help="'auto' (a free GPU, else the CPU), 'cpu', or a GPU index"),
-        click.option("--xla/--no-xla", default=None,
-                     help="compile the training / evaluation steps with XLA [default: on a GPU yes, on the CPU "
-                          "no: the plain graph measured 15-25% faster on the 2-core CPU, see bench/bench_lagvae.py]"),
-        click.option("--max-steps", type=click.IntRange(min=1), default=None,
-                     help="stop (and checkpoint) once the run has made this many training steps; "
-                          "the same command without it continues"),
     ]
 
     @exit_on_user_error
     def main(**flags):
         run_command(build_model, method_folder, **flags)
 
+    main = SHARED_OPTIONS(main)
     for option in reversed(options):
         main = option(main)
     return click.command(cls=OneLineCommand)(main)
@@ -112,11 +109,12 @@ class LegacyRun:
                                         epoch_start_state=self.epoch_start_state, **model.checkpoint_trackables())
 
     # ------------------------------------------------------------------ training
-    def train(self, epochs, log_every, max_steps, logger, scalars, stop=None):
+    def train(self, epochs, log_every, max_steps, logger, scalars, stop=None, checkpoint_every=0):
         """Train until `epochs` are done, the iteration counter reaches `max_steps` or `stop` (a
-        utils.plumbing.stop_signals.GracefulStop) is requested; a checkpoint is saved in every case. True when finished."""
-        from utils.plumbing.progress import format_postfix, progress_bar
-        model, tf = self.model, self.tf
+        utils.plumbing.stop_signals.GracefulStop) is requested; a checkpoint is saved in every case, after every
+        epoch and every `checkpoint_every` iterations. True when finished."""
+        from utils.plumbing.progress import epoch_label, format_postfix, progress_bar
+        model = self.model
         while int(self.epoch.numpy()) < epochs:
             if max_steps is not None and int(self.iteration.numpy()) >= max_steps:
                 return False
@@ -130,7 +128,7 @@ class LegacyRun:
             batches = iter(self.train_data.skip(consumed) if consumed else self.train_data)
             iteration = int(self.iteration.numpy())
             epoch = int(self.epoch.numpy())
-            bar = progress_bar(self.batches_per_pass, "epoch %d/%d" % (epoch + 1, epochs), initial=consumed)
+            bar = progress_bar(self.batches_per_pass, epoch_label(epoch, epochs), initial=consumed)
             model.reset_metrics()
             stopped = False
             for x in batches:
@@ -145,6 +143,10 @@ class LegacyRun:
                 if (max_steps is not None and iteration >= max_steps) or (stop is not None and stop.requested):
                     stopped = consumed < self.batches_per_pass
                     break
+                if checkpoint_every and iteration % checkpoint_every == 0 and consumed < self.batches_per_pass:
+                    self.iteration.assign(iteration)  # a checkpoint inside the epoch, as a --max-steps stop saves
+                    self.batches_in_epoch.assign(consumed)
+                    self.checkpoint.save()
             bar.close()
             self.iteration.assign(iteration)
             if stopped:
@@ -188,7 +190,7 @@ class LegacyRun:
 
 
 def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size, log_every,
-                device, max_steps, xla=None):
+                device, max_steps, xla=None, checkpoint_every=0):
     """Everything after flag parsing for both commands."""
     from utils.plumbing.devices import setup_device
     logdir = run_directory(method_folder, dataset, z_dim, mi, e1, e2)
@@ -204,14 +206,16 @@ def run_command(build_model, method_folder, z_dim, mi, e1, e2, test, epochs, see
     load_mnist_arrays(dataset)  # missing or damaged data files fail here, before the run folder is made
     with guarded_run(logdir) as stop:
         _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
-                    log_every, max_steps, xla, stop)
+                    log_every, max_steps, xla, stop, checkpoint_every)
 
 
 def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epochs, seed, dataset, batch_size,
-                log_every, max_steps, xla, stop):
+                log_every, max_steps, xla, stop, checkpoint_every):
     import keras
     from utils.plumbing import logger
     from utils.plumbing.logger import TensorBoardScalars, has_event_files
+    from utils.plumbing.progress import run_position
+    from utils.plumbing.run_guard import max_steps_message, resume_message, stopped_message
     check_run_config(logdir, dict(method=method_folder, z_dim=z_dim, mi=mi, e1=e1, e2=e2, dataset=dataset,
                                   batch_size=batch_size, seed=seed))
     keras.utils.set_random_seed(seed)
@@ -228,25 +232,27 @@ def _run_locked(build_model, method_folder, logdir, z_dim, mi, e1, e2, test, epo
                 print("%s is already trained for %d epochs and evaluated (eval.pkl); use --test to evaluate again."
                       % (logdir, int(run.epoch.numpy())))
                 return
+            iteration = int(run.iteration.numpy())
+            position = run_position(iteration, epochs_done=int(run.epoch.numpy()), epochs=epochs)
+            if not done_before and max_steps is not None and iteration >= max_steps:  # reached before: nothing to do
+                print(max_steps_message(position, max_steps, run.checkpoint.directory))
+                return
             if resumed and not done_before:
-                print("Resuming %s after %d of %d epochs (iteration %d)." % (
-                    logdir, int(run.epoch.numpy()), epochs, int(run.iteration.numpy())))
+                print(resume_message(logdir, run.checkpoint.latest, position))
             # scalars an earlier process wrote after the checkpoint we resume from (or, killed before its first
             # checkpoint, at all) are hidden from TensorBoard by a restart marker
-            iteration = int(run.iteration.numpy())
             scalars = TensorBoardScalars(logdir, restart_step=iteration + 1 if has_event_files(logdir) else None)
             try:
-                finished = run.train(epochs, log_every, max_steps, logger, scalars, stop=stop)
+                finished = run.train(epochs, log_every, max_steps, logger, scalars, stop=stop,
+                                     checkpoint_every=checkpoint_every)
             finally:
                 scalars.close()
             if stop.requested:
-                from utils.plumbing.run_guard import stopped_message
                 print(stopped_message(stop, run.checkpoint.directory, int(run.iteration.numpy())), flush=True)
                 return
             if not finished:
-                print("Stopped at iteration %d (--max-steps %d); checkpoint saved in %s. Run the command again "
-                      "without --max-steps (or with a larger one) to continue." % (int(run.iteration.numpy()),
-                                                                                  max_steps, run.checkpoint.directory))
+                print(max_steps_message(run_position(int(run.iteration.numpy()), epochs_done=int(run.epoch.numpy()),
+                                                     epochs=epochs), max_steps, run.checkpoint.directory))
                 return
         run.evaluate(logger)
     finally:  # close log.txt without the 'Reset logger' line that logger.reset() prints

@@ -75,17 +75,19 @@ def build_model(dataset, prior_kind, num_components, learnable_contributions, in
 
 def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_contributions, intro_prior,
                        sampling_with_grad, clip_logvar, r_entropy, mc, betas, iterations, warmup, mog_warmup,
-                       milestones, batch_size, seed, eval_mc, log_interval, checkpoint_interval, jit_compile,
-                       stop_after=None, eval_grid=1024, stop=None):
+                       milestones, batch_size, seed, eval_mc, log_every, checkpoint_every, jit_compile,
+                       max_steps=None, stop_after=None, eval_grid=1024, stop=None):
     """Train (or resume) the run in `run_dir`, then evaluate; returns the eval record (None when stopped by
-    --stop-after or by `stop`, a utils.plumbing.stop_signals.GracefulStop)."""
+    --max-steps (total iterations), the old --stop-after (iterations of this invocation) or by `stop`, a
+    utils.plumbing.stop_signals.GracefulStop)."""
     import numpy as np
     import tensorflow as tf
 
     from utils.plumbing import logger
     from utils.plumbing.atomic import write_json_atomic, write_text_atomic
     from utils.plumbing.checkpoints import RunCheckpoint
-    from utils.plumbing.progress import format_postfix, progress_bar
+    from utils.plumbing.progress import format_postfix, progress_bar, run_position
+    from utils.plumbing.run_guard import max_steps_message, resume_message
     from utils.data.toy import ToyData
     from utils.figures.toy import write_run_figures
     from utils.metrics.toy import evaluate, results_line
@@ -104,11 +106,15 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
     start = int(model.iteration.numpy())
     logger.configure(run_dir, LOG_FORMATS, append=resumed, step_key="iteration", resume_step=start)
     try:
+        if max_steps is not None and start >= max_steps and start < iterations:   # reached before: nothing to do
+            logger.log(max_steps_message(run_position(start, iterations), max_steps, checkpoint.directory))
+            return None
         if resumed:
-            logger.log("Resuming %s at iteration %d" % (run_dir, start))
+            logger.log(resume_message(run_dir, checkpoint.latest, run_position(start, iterations)))
         bar = progress_bar(iterations, "sintrovae2d %s" % dataset, initial=start)
         tick, tick_it = time.time(), start
         end = iterations if stop_after is None else min(iterations, start + stop_after)
+        end = end if max_steps is None else min(end, max_steps)
         for it in range(start, end):
             if prior_kind == "vamp" and iterations > warmup and it == warmup - mog_warmup:
                 model.convert_vamp_to_mog()
@@ -121,7 +127,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
             values = model.train_iteration(data.next_batch(batch_size))
             bar.update(1)
             done = it + 1
-            if done % log_interval == 0 or done == iterations:
+            if done % log_every == 0 or done == iterations:
                 now = time.time()
                 summary = model.prior_summary()
                 logger.logkv("iteration", done)
@@ -139,7 +145,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                                                                                          "loss_vae")}))
                 tick, tick_it = now, done
             signalled = stop is not None and stop.requested
-            if done % checkpoint_interval == 0 or done == end or signalled:
+            if (checkpoint_every and done % checkpoint_every == 0) or done == end or signalled:
                 data_state.assign(data.get_state())
                 checkpoint.save()
             if signalled:
@@ -148,6 +154,9 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
                 logger.log(stopped_message(stop, checkpoint.directory, done))
                 return None
         bar.close()
+        if end < iterations and max_steps is not None and end >= max_steps:
+            logger.log(max_steps_message(run_position(end, iterations), max_steps, checkpoint.directory))
+            return None
         if end < iterations:
             logger.log("Stopped at iteration %d of %d (--stop-after); run the same command to continue" % (
                 end, iterations))
