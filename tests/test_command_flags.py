@@ -335,11 +335,11 @@ def test_old_spellings_are_hidden_from_help(relative):
         assert old not in output, (relative, old)
 
 
-def test_the_readme_lists_the_shared_flags_once_after_the_layout():
+def test_the_readme_lists_the_shared_flags_once_after_the_commands():
     with open(os.path.join(REPO, "README.md")) as stream:
         readme = stream.read()
     sections = [line for line in readme.splitlines() if line.startswith("## ")]
-    assert sections[sections.index("## Layout and commands") + 1] == "## Flags shared by every command"
+    assert sections[sections.index("## Commands") + 1] == "## Flags shared by every command"
     section = readme[readme.index("## Flags shared by every command"):]
     section = section[:section.index("\n## ")]
     rows = [line for line in section.splitlines() if line.startswith("| `--")]
