@@ -43,12 +43,12 @@ def main(iterations, run_eval, no_xla, components, mc):
     model.start_adversarial_phase()
     batches = [data.next_batch(512) for _ in range(iterations)]
     began = time.time()
-    model.train_iteration(batches[0])
-    model.train_iteration(batches[0])
+    model.train_batch(batches[0])
+    model.train_batch(batches[0])
     compile_s = time.time() - began
     wall, cpu = time.time(), time.process_time()
     for x in batches:
-        model.train_iteration(x)
+        model.train_batch(x)
     wall, cpu = time.time() - wall, time.process_time() - cpu
     load = os.getloadavg()[0]
     print("adversarial phase, MoG(%d) LC IP SWG clip, MC %d, batch 512, XLA %s:" % (components, mc, not no_xla))

@@ -18,7 +18,7 @@ BN_EPSILON = 1e-5
 
 
 ImageConfig = collections.namedtuple(
-    "ImageConfig", "image_shape channels zdim batch_size beta_rec beta_kl beta_neg")
+    "ImageConfig", "image_shape channels z_dim batch_size beta_rec beta_kl beta_neg")
 
 # athaioan/intro_prior `images/utils/configs.py:19-59`, `images/dataset/dataset.py:14-52`.
 IMAGE_CONFIGS = {
@@ -106,12 +106,12 @@ def conv_output_shape(image_shape, channels):
 
 class ResNetEncoder(keras.Model):
     """conv5x5(no bias)-BN-LReLU-AvgPool2; per later channel ResBlock-AvgPool2; ResBlock; flatten;
-    Linear -> 2*zdim. Input NHWC in [0, 1]. Returns the (B, 2*zdim) linear output; its first half is mu and
+    Linear -> 2*z_dim. Input NHWC in [0, 1]. Returns the (B, 2*z_dim) linear output; its first half is mu and
     its second logvar (torch `chunk(2, dim=1)`; `methods.priors.split_moments`)."""
 
-    def __init__(self, image_shape, channels, zdim, **kwargs):
+    def __init__(self, image_shape, channels, z_dim, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape, self.channels, self.zdim = tuple(image_shape), tuple(channels), zdim
+        self.image_shape, self.channels, self.z_dim = tuple(image_shape), tuple(channels), z_dim
         cc = channels[0]
         self.stem_conv = torch_conv(image_shape[-1], cc, 5, False, "stem_conv")
         self.stem_bn = torch_batch_norm("stem_bn")
@@ -123,7 +123,7 @@ class ResNetEncoder(keras.Model):
         self.final_block = ResidualBlock(cc, cc, name="res_final")
         self.pool = keras.layers.AveragePooling2D(2)
         height, width, depth = conv_output_shape(image_shape, channels)
-        self.fc = torch_dense(height * width * depth, 2 * zdim, "fc")
+        self.fc = torch_dense(height * width * depth, 2 * z_dim, "fc")
 
     def call(self, x, training=None):
         h = keras.ops.leaky_relu(self.stem_bn(self.stem_conv(x), training=training), LEAKY_SLOPE)
@@ -139,11 +139,11 @@ class ResNetDecoder(keras.Model):
     """Linear-ReLU, reshape to the encoder's conv output; per reversed channel ResBlock-Upsample x2
     (nearest); ResBlock; conv5x5 with bias. No output activation (SI Decoder)."""
 
-    def __init__(self, image_shape, channels, zdim, **kwargs):
+    def __init__(self, image_shape, channels, z_dim, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape, self.channels, self.zdim = tuple(image_shape), tuple(channels), zdim
+        self.image_shape, self.channels, self.z_dim = tuple(image_shape), tuple(channels), z_dim
         self.feature_shape = conv_output_shape(image_shape, channels)
-        self.fc = torch_dense(zdim, int(math.prod(self.feature_shape)), "fc")
+        self.fc = torch_dense(z_dim, int(math.prod(self.feature_shape)), "fc")
         cc = channels[-1]
         blocks = []
         for ch in reversed(channels):
@@ -166,8 +166,8 @@ class ResNetDecoder(keras.Model):
 def build_encoder_decoder(dataset):
     """Built encoder and decoder for a data set name of IMAGE_CONFIGS."""
     config = IMAGE_CONFIGS[dataset]
-    encoder = ResNetEncoder(config.image_shape, config.channels, config.zdim, name="encoder")
-    decoder = ResNetDecoder(config.image_shape, config.channels, config.zdim, name="decoder")
+    encoder = ResNetEncoder(config.image_shape, config.channels, config.z_dim, name="encoder")
+    decoder = ResNetDecoder(config.image_shape, config.channels, config.z_dim, name="decoder")
     encoder(keras.ops.zeros((1,) + config.image_shape), training=False)
-    decoder(keras.ops.zeros((1, config.zdim)), training=False)
+    decoder(keras.ops.zeros((1, config.z_dim)), training=False)
     return encoder, decoder

@@ -1,6 +1,6 @@
 """Soft-IntroVAE through Keras `fit` (issue 11 item 5): on a small 2D toy setting, `fit` with the model's own
 schedule (VampPrior -> MoG conversion, adversarial phase with frozen clipping bounds, MultiStepLR milestones)
-ends bit-identical to the project's loop (examples/sintrovae_2d.py's events + `train_iteration`), stops on a
+ends bit-identical to the project's loop (examples/sintrovae_2d.py's events + `train_batch`), stops on a
 NaN loss as that loop does, resumes exactly under BackupAndRestore, and round-trips through model.save."""
 import keras
 import numpy as np
@@ -44,7 +44,7 @@ def project_loop(model, data, iterations):
         if it == WARMUP:
             model.start_adversarial_phase()
         model.set_schedule_step(it)
-        values.append(model.train_iteration(data[it % (len(data) - 1)]))   # fit's epochs repeat the batches
+        values.append(model.train_batch(data[it % (len(data) - 1)]))   # fit's epochs repeat the batches
     return values
 
 
@@ -108,7 +108,7 @@ def test_fit_stops_on_a_nan_loss_like_the_project_loop():
         if use_fit:
             model.fit(data[0], batch_size=BATCH, verbose=0)
         else:
-            model.train_iteration(data[0])
+            model.train_batch(data[0])
             model.start_adversarial_phase()
         weight = model.decoder.trainable_variables[-1]     # the output bias: every reconstruction is NaN
         weight.assign(tf.fill(weight.shape, np.nan))
@@ -116,7 +116,7 @@ def test_fit_stops_on_a_nan_loss_like_the_project_loop():
             if use_fit:
                 model.fit(data[1], batch_size=BATCH, verbose=0)
             else:
-                model.train_iteration(data[1])
+                model.train_batch(data[1])
         messages.append(str(error.value))
         assert int(model.iteration.numpy()) == 1 and model.in_adversarial_phase  # the NaN iteration is not counted
     assert messages[0] == messages[1] and "NaN at iteration 1" in messages[0]
