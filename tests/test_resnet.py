@@ -90,15 +90,6 @@ def test_residual_block_computes_bn_before_the_sum_and_lrelu_after():
     assert block.expand is None and ResidualBlock(4, 8).expand is not None
 
 
-@pytest.fixture
-def eager_functions():
-    """Run the model's tf.functions eagerly: the same code, without the ~30 s graph build of a smoke test."""
-    import tensorflow as tf
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
-
-
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
 def test_soft_intro_vae_training_step_on_image_shapes(dataset, eager_functions):
     """Warm-up step, vamp -> MoG, then one E-step + D/P-step: finite losses, every player updated."""
