@@ -48,12 +48,12 @@ def main(run_eval, components, mc, iterations, seed, device, xla, log_every):
     model.start_adversarial_phase()
     batches = [data.next_batch(512) for _ in range(iterations)]
     began = time.time()
-    model.train_iteration(batches[0])
-    model.train_iteration(batches[0])
+    model.train_batch(batches[0])
+    model.train_batch(batches[0])
     compile_s = time.time() - began
     wall, cpu = time.time(), time.process_time()
     for index, x in enumerate(batches, start=1):
-        model.train_iteration(x)
+        model.train_batch(x)
         if log_every and index % log_every == 0:
             print(rate_line(index, iterations, time.time() - wall), flush=True)
     wall, cpu = time.time() - wall, time.process_time() - cpu

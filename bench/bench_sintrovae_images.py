@@ -52,7 +52,7 @@ def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops, seed=0, lo
     config = IMAGE_CONFIGS[dataset]
     keras.utils.set_random_seed(seed)
     encoder, decoder = build_encoder_decoder(dataset)
-    prior = LatentPrior("vamp", config.zdim, components, data_shape=config.image_shape,
+    prior = LatentPrior("vamp", config.z_dim, components, data_shape=config.image_shape,
                         learnable_contributions=True, pseudo_input_activation="hardtanh")
     model = SoftIntroVAE(encoder, decoder, prior, loss_scale(config.image_shape), config.beta_rec,
                          config.beta_kl, config.beta_neg, mc=mc, intro_prior=True, sampling_with_grad=True,
@@ -65,21 +65,21 @@ def bench_shape(dataset, iterations, components, mc, xla, gpu_tflops, seed=0, lo
     model.convert_vamp_to_mog()
     model.start_adversarial_phase()
     began = time.time()
-    model.train_iteration(batches[0])
+    model.train_batch(batches[0])
     compile_s = time.time() - began
     wall, cpu = time.time(), time.process_time()
     for index, x in enumerate(batches[1:], start=1):
-        model.train_iteration(x)
+        model.train_batch(x)
         if log_every and index % log_every == 0:
             print(rate_line(index, iterations, time.time() - wall), flush=True)
     wall, cpu = (time.time() - wall) / iterations, (time.process_time() - cpu) / iterations
     network_flops = config.batch_size * FORWARD_BACKWARD * (
         ENCODER_PASSES * forward_flops(encoder, (1,) + config.image_shape)
-        + DECODER_PASSES * forward_flops(decoder, (1, config.zdim)))
+        + DECODER_PASSES * forward_flops(decoder, (1, config.z_dim)))
     per_epoch = -(-TRAIN_IMAGES[dataset] // config.batch_size)
     full_run = 220 * per_epoch
     print("%s shape: batch %d, z %d, MoG(%d) LC IP SWG clip r=10, MC %d, XLA %s" % (
-        dataset, config.batch_size, config.zdim, components, mc, xla))
+        dataset, config.batch_size, config.z_dim, components, mc, xla))
     print("  first iteration (trace + build): %.1f s" % compile_s)
     print("  %.2f s/iteration wall, %.2f s CPU/iteration, load average %.1f on %d cores"
           % (wall, cpu, os.getloadavg()[0], os.cpu_count()))

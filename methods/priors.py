@@ -3,7 +3,7 @@
 
 API (stable; used by the 2D benchmark and by the image experiments):
 
-* `LatentPrior(kind, latent_dim, num_components=1, data_shape=None, learnable_contributions=False,
+* `LatentPrior(kind, z_dim, num_components=1, data_shape=None, learnable_contributions=False,
   pseudo_input_activation=None)`: a Keras layer that owns every prior variable.
   kind: 'imposed' (N(0, I)), 'mog' (free mixture of Gaussians) or 'vamp' (VampPrior, turned into a MoG by
   `vamp_to_mog`). `data_shape` (shape of one data point) is needed for 'vamp'.
@@ -158,7 +158,7 @@ class LatentPrior(keras.layers.Layer):
     `kind_code` and `clip_active` so that a restored checkpoint knows its phase.
     """
 
-    def __init__(self, kind, latent_dim, num_components=1, data_shape=None, learnable_contributions=False,
+    def __init__(self, kind, z_dim, num_components=1, data_shape=None, learnable_contributions=False,
                  pseudo_input_activation=None, **kwargs):
         super().__init__(**kwargs)
         if kind not in KINDS:
@@ -168,11 +168,11 @@ class LatentPrior(keras.layers.Layer):
         if pseudo_input_activation not in (None, "hardtanh"):
             raise ValueError("pseudo_input_activation must be None or 'hardtanh'")
         self.num_components = 1 if kind == "imposed" else int(num_components)
-        self.latent_dim = int(latent_dim)
+        self.z_dim = int(z_dim)
         self.data_shape = None if data_shape is None else tuple(int(d) for d in data_shape)
         self.learnable_contributions = bool(learnable_contributions) and kind != "imposed"
         self.pseudo_input_activation = pseudo_input_activation
-        k, l = self.num_components, self.latent_dim
+        k, l = self.num_components, self.z_dim
         learnable = kind != "imposed"
         # 'random' MoG init (M2:104-109): mu = randn/sqrt(K L), logvar = randn.
         self.means = self.add_weight(name="means", shape=(k, l), trainable=learnable,
@@ -199,7 +199,7 @@ class LatentPrior(keras.layers.Layer):
         self.clipping = False
 
     def get_config(self):
-        return dict(super().get_config(), kind=self.initial_kind, latent_dim=self.latent_dim,
+        return dict(super().get_config(), kind=self.initial_kind, z_dim=self.z_dim,
                     num_components=self.num_components, data_shape=self.data_shape,
                     learnable_contributions=self.learnable_contributions,
                     pseudo_input_activation=self.pseudo_input_activation)
@@ -284,7 +284,7 @@ class LatentPrior(keras.layers.Layer):
         """
         log_weights = tf.nn.log_softmax(self.logits)
         if self.kind == "imposed":
-            return (tf.zeros((1, self.latent_dim)), tf.zeros((1, self.latent_dim)), tf.zeros((1,)))
+            return (tf.zeros((1, self.z_dim)), tf.zeros((1, self.z_dim)), tf.zeros((1,)))
         if self.kind == "vamp":
             mu, logvar = split_moments(encoder(self.pseudo_input_batch(), training=training))
             return mu, logvar, log_weights
@@ -302,7 +302,7 @@ class LatentPrior(keras.layers.Layer):
         means, logvars, log_weights = params
         k = tf.random.stateless_categorical(tf.stop_gradient(log_weights)[None, :], n, tf.cast(seed[0], tf.int32),
                                            dtype=tf.int32)[0]
-        eps = tf.random.stateless_normal((n, self.latent_dim), seed[1])
+        eps = tf.random.stateless_normal((n, self.z_dim), seed[1])
         one_hot = tf.one_hot(k, self.num_components, dtype=means.dtype)   # dense gradients, unlike gather
         z = tf.matmul(one_hot, means) + eps * tf.exp(0.5 * tf.matmul(one_hot, logvars))
         if not with_grad:

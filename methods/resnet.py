@@ -18,7 +18,7 @@ BN_EPSILON = 1e-5
 
 
 ImageConfig = collections.namedtuple(
-    "ImageConfig", "image_shape channels zdim batch_size beta_rec beta_kl beta_neg")
+    "ImageConfig", "image_shape channels z_dim batch_size beta_rec beta_kl beta_neg")
 
 # athaioan/intro_prior `images/utils/configs.py:19-59`, `images/dataset/dataset.py:14-52`.
 IMAGE_CONFIGS = {
@@ -60,6 +60,7 @@ def torch_batch_norm(name=None):
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class ResidualBlock(keras.layers.Layer):
     """conv3x3(no bias)-BN-LReLU(0.2)-conv3x3(no bias)-BN, + identity (or conv1x1 no bias when the
     channel count changes), then LReLU(0.2) after the sum (SI ResidualBlock: BN before the sum)."""
@@ -72,6 +73,9 @@ class ResidualBlock(keras.layers.Layer):
         self.bn1 = torch_batch_norm("bn1")
         self.conv2 = torch_conv(out_channels, out_channels, 3, False, "conv2")
         self.bn2 = torch_batch_norm("bn2")
+
+    def get_config(self):
+        return dict(super().get_config(), in_channels=self.in_channels, out_channels=self.out_channels)
 
     def call(self, x, training=None):
         identity = self.expand(x) if self.expand is not None else x
@@ -95,6 +99,18 @@ def track_blocks(model, blocks):
     return tuple(blocks)
 
 
+def build_network(network, input_shape):
+    """Create every weight of `network` with one inference-mode pass on zeros (no BatchNorm statistics move),
+    so that a network made by `from_config` (`keras.models.load_model`) has its variables before loading."""
+    network(keras.ops.zeros(input_shape), training=False)
+
+
+def network_config(network, base_config):
+    """`get_config` of the encoder and decoder: their constructor's arguments (`model.save`)."""
+    return dict(base_config, image_shape=list(network.image_shape), channels=list(network.channels),
+                z_dim=network.z_dim)
+
+
 def conv_output_shape(image_shape, channels):
     """The encoder's last feature-map shape (H, W, C), e.g. (7, 7, 128) for 28x28 and (4, 4, 256) for 32x32."""
     height, width, _ = image_shape
@@ -104,14 +120,15 @@ def conv_output_shape(image_shape, channels):
     return height // factor, width // factor, channels[-1]
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class ResNetEncoder(keras.Model):
     """conv5x5(no bias)-BN-LReLU-AvgPool2; per later channel ResBlock-AvgPool2; ResBlock; flatten;
-    Linear -> 2*zdim. Input NHWC in [0, 1]. Returns the (B, 2*zdim) linear output; its first half is mu and
-    its second logvar (torch `chunk(2, dim=1)`; `methods.priors.split_moments`)."""
+    Linear -> 2*z_dim. Input NHWC in [0, 1]. Returns the (B, 2*z_dim) linear output; its first half is mu and
+    its second logvar (torch `chunk(2, dim=1)`; `methods.priors.split_moments`). Built when constructed."""
 
-    def __init__(self, image_shape, channels, zdim, **kwargs):
+    def __init__(self, image_shape, channels, z_dim, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape, self.channels, self.zdim = tuple(image_shape), tuple(channels), zdim
+        self.image_shape, self.channels, self.z_dim = tuple(image_shape), tuple(channels), z_dim
         cc = channels[0]
         self.stem_conv = torch_conv(image_shape[-1], cc, 5, False, "stem_conv")
         self.stem_bn = torch_batch_norm("stem_bn")
@@ -123,7 +140,11 @@ class ResNetEncoder(keras.Model):
         self.final_block = ResidualBlock(cc, cc, name="res_final")
         self.pool = keras.layers.AveragePooling2D(2)
         height, width, depth = conv_output_shape(image_shape, channels)
-        self.fc = torch_dense(height * width * depth, 2 * zdim, "fc")
+        self.fc = torch_dense(height * width * depth, 2 * z_dim, "fc")
+        build_network(self, (1,) + self.image_shape)
+
+    def get_config(self):
+        return network_config(self, super().get_config())
 
     def call(self, x, training=None):
         h = keras.ops.leaky_relu(self.stem_bn(self.stem_conv(x), training=training), LEAKY_SLOPE)
@@ -135,15 +156,16 @@ class ResNetEncoder(keras.Model):
         return self.fc(h)
 
 
+@keras.saving.register_keras_serializable(package="lagvae")
 class ResNetDecoder(keras.Model):
     """Linear-ReLU, reshape to the encoder's conv output; per reversed channel ResBlock-Upsample x2
-    (nearest); ResBlock; conv5x5 with bias. No output activation (SI Decoder)."""
+    (nearest); ResBlock; conv5x5 with bias. No output activation (SI Decoder). Built when constructed."""
 
-    def __init__(self, image_shape, channels, zdim, **kwargs):
+    def __init__(self, image_shape, channels, z_dim, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape, self.channels, self.zdim = tuple(image_shape), tuple(channels), zdim
+        self.image_shape, self.channels, self.z_dim = tuple(image_shape), tuple(channels), z_dim
         self.feature_shape = conv_output_shape(image_shape, channels)
-        self.fc = torch_dense(zdim, int(math.prod(self.feature_shape)), "fc")
+        self.fc = torch_dense(z_dim, int(math.prod(self.feature_shape)), "fc")
         cc = channels[-1]
         blocks = []
         for ch in reversed(channels):
@@ -153,6 +175,10 @@ class ResNetDecoder(keras.Model):
         self.final_block = ResidualBlock(cc, cc, name="res_final")
         self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
         self.predict_conv = torch_conv(cc, image_shape[-1], 5, True, "predict")
+        build_network(self, (1, z_dim))
+
+    def get_config(self):
+        return network_config(self, super().get_config())
 
     def call(self, z, training=None):
         h = keras.ops.relu(self.fc(z))
@@ -166,8 +192,6 @@ class ResNetDecoder(keras.Model):
 def build_encoder_decoder(dataset):
     """Built encoder and decoder for a data set name of IMAGE_CONFIGS."""
     config = IMAGE_CONFIGS[dataset]
-    encoder = ResNetEncoder(config.image_shape, config.channels, config.zdim, name="encoder")
-    decoder = ResNetDecoder(config.image_shape, config.channels, config.zdim, name="decoder")
-    encoder(keras.ops.zeros((1,) + config.image_shape), training=False)
-    decoder(keras.ops.zeros((1, config.zdim)), training=False)
+    encoder = ResNetEncoder(config.image_shape, config.channels, config.z_dim, name="encoder")
+    decoder = ResNetDecoder(config.image_shape, config.channels, config.z_dim, name="decoder")
     return encoder, decoder

@@ -10,11 +10,10 @@ API (stable; data-agnostic -- the 2D benchmark and the image experiments both us
 
     model = SoftIntroVAE(encoder, decoder, prior, scale=0.5, beta_rec=0.2, beta_kl=0.3, beta_neg=0.9, ...)
     model.initialise(x_batch)          # builds the networks, the 'data' prior init, the three Adams
-    for it in range(num_iter):         # the command owns the phase schedule (T2:135-151):
-        if it == num_vae - mog_warmup: model.convert_vamp_to_mog()     # also resets all three Adams
-        if it == num_vae:              model.start_adversarial_phase()  # freezes the clipping bounds
-        model.set_schedule_step(it)    # MultiStepLR: lr = base * lr_gamma ** #(milestones <= step)
-        logs = model.train_iteration(x)  # warm-up step (1.3) or E-step (1.4) + D/P-step (1.5)
+    schedule = PhaseSchedule(num_vae, mog_warmup, num_iter)   # methods/phase_schedule.py (T2:135-151)
+    for it in range(num_iter):
+        schedule.begin(model, it)      # VampPrior -> MoG (Adams reset), adversarial phase, MultiStepLR step
+        logs = model.train_batch(x)    # warm-up step (1.3) or E-step (1.4) + D/P-step (1.5)
 
 * `encoder(x, training=True)` returns (B, 2L) = [mu, logvar]; `decoder(z, training=True)` returns x-shaped
   output (no activation). Both are always called with training=True (authors keep BN in train mode).
@@ -22,15 +21,16 @@ API (stable; data-agnostic -- the 2D benchmark and the image experiments both us
   passes -- identical values and gradients for the 2D MLPs, faster; leave False with BatchNorm networks.
 * `scale` is s (0.5 in 2D, 1/(C*H*W) for images); `responsibility_samples`: 'fresh' (2D, T2:251) draws new
   z_s for the responsibilities, 'kl_real' (images, TI:363-389) reuses the z_s of KL_real.
-* `train_iteration` runs one compiled `tf.function` per step kind (XLA when `jit_compile`), raises a
-  `UserError` when lossE or lossD is NaN (T2:369-371) and returns the running means of the metrics
-  (`keras.metrics.Mean`; `reset_metrics()` starts new means). `train_step(data)` is the same step for `fit`.
+* `train_batch` runs one compiled `tf.function` per step kind (XLA when `jit_compile`), raises a
+  `UserError` when lossE or lossD is NaN (T2:369-371) and returns this step's values; `metric_results()`
+  gives their running means (`keras.metrics.Mean`; `reset_metrics()` starts new means). `train_step(data)` is
+  the same step for `fit`.
 * Keras `fit`: the model compiles itself (no `compile()` needed) and, given `warmup_iterations` (num_vae) and
-  `mog_warmup`, runs the same schedule per iteration as the 2D command (`begin_iteration`: conversion,
+  `mog_warmup`, runs the same `PhaseSchedule` per iteration as the 2D command (`begin_iteration`: conversion,
   adversarial phase, MultiStepLR step), one iteration per train-function call, with the NaN stop; it gives
   the same numbers as the loop above. Weights files and BackupAndRestore also keep `phase`, `iteration` and
   the generator (`save_own_variables`).
-* `checkpoint_objects()`: everything a `RunCheckpoint` must hold to resume (networks, prior, three Adams,
+* `checkpoint_trackables()`: everything a `RunCheckpoint` must hold to resume (networks, prior, three Adams,
   the random generator, the phase and iteration counters); call `sync_after_restore()` after restoring.
 * `sample(n)`, `encode(x)`, `point_loss(x, eps)` (deterministic per-point RE + KL of the evaluation).
 """
@@ -38,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from methods.phase_schedule import PhaseSchedule
 from methods.priors import kl_monte_carlo, mog_logvar, reparameterised_samples, responsibility_neg_entropy, \
     split_moments
 from utils.plumbing.errors import UserError
@@ -108,7 +109,7 @@ class SoftIntroVAE(keras.Model):
         if responsibility_samples not in ("fresh", "kl_real"):
             raise ValueError("responsibility_samples must be 'fresh' or 'kl_real'")
         self.encoder, self.decoder, self.prior = encoder, decoder, prior
-        self.latent_dim = prior.latent_dim
+        self.z_dim = prior.z_dim
         self.scale = float(scale)
         self.beta_rec, self.beta_kl, self.beta_neg = float(beta_rec), float(beta_kl), float(beta_neg)
         self.mc, self.alpha, self.gamma, self.gamma_r = int(mc), float(alpha), float(gamma), float(gamma_r)
@@ -128,8 +129,8 @@ class SoftIntroVAE(keras.Model):
         self.phase = tf.Variable(WARMUP, dtype=tf.int32, trainable=False, name="phase")
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.rng = tf.random.Generator.from_seed(int(seed))
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS + ADVERSARIAL_METRICS}
-        self.evaluation_trackers = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS}
+        self.train_metrics = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS + ADVERSARIAL_METRICS}
+        self.evaluation_metrics = {name: keras.metrics.Mean(name=name) for name in WARMUP_METRICS}
         # `evaluate` draws its own samples: evaluating never changes what training draws next
         self.evaluation_seeds = keras.random.SeedGenerator(int(seed) + 1, name="evaluation_seeds")
         self._compiled = {}
@@ -178,6 +179,7 @@ class SoftIntroVAE(keras.Model):
         """Not needed (the model compiles itself with its three Adams); kept for `jit_compile`."""
         if jit_compile is not None:
             self.jit_compile = bool(jit_compile)
+        self._compiled = {}  # `train_batch` follows the new jit_compile
         super().compile(optimizer=self.optimizer_e, jit_compile=self.jit_compile, **kwargs)
 
     def compile_from_config(self, config):
@@ -217,7 +219,7 @@ class SoftIntroVAE(keras.Model):
             variable.assign(np.asarray(store[key]))
         self._adversarial = int(self.phase.numpy()) == ADVERSARIAL
 
-    def checkpoint_objects(self):
+    def checkpoint_trackables(self):
         """Keyword arguments for `RunCheckpoint`: all state that changes during training."""
         return dict(encoder=self.encoder, decoder=self.decoder, prior=self.prior, optimizer_e=self.optimizer_e,
                     optimizer_d=self.optimizer_d, optimizer_p=self.optimizer_p, rng=self.rng, phase=self.phase,
@@ -232,9 +234,11 @@ class SoftIntroVAE(keras.Model):
     def optimizers(self):
         return (self.optimizer_e, self.optimizer_d, self.optimizer_p)
 
-    def reset_optimizers(self):
-        """Fresh Adam state for all three players (moments and step counters zero; T2:135-144)."""
-        for optimizer in self.optimizers:
+    def reset_optimizers(self, *optimizers):
+        """Fresh Adam state (moments and step counters zero) for the given optimizers, all three players' when none
+        are given: the authors' re-creation of the Adams at the conversion (T2:135-144), of the prior's alone in
+        the image schedule (TI:153-166)."""
+        for optimizer in optimizers or self.optimizers:
             for variable in optimizer.variables:
                 if "learning_rate" not in variable.path:
                     variable.assign(tf.zeros(variable.shape, variable.dtype))
@@ -258,7 +262,7 @@ class SoftIntroVAE(keras.Model):
 
     def start_adversarial_phase(self):
         """it == num_vae (T2:147-151): freeze the clipping bounds when the prior is learned (IP) and
-        clip_logvar, then switch train_iteration to the S-IntroVAE steps."""
+        clip_logvar, then switch train_batch to the S-IntroVAE steps."""
         if not self.prior.is_imposed and self.intro_prior and self.clip_logvar:
             self.prior.freeze_clipping_bounds()
         self.phase.assign(ADVERSARIAL)
@@ -320,7 +324,7 @@ class SoftIntroVAE(keras.Model):
         _apply(self.optimizer_p, grads[n_e + n_d:], prior_vars)
         values = {"loss_vae": loss, "rec_vae": rec, "kl_vae": kl}
         for name, value in values.items():
-            self.trackers[name].update_state(value)
+            self.train_metrics[name].update_state(value)
         return values
 
     # -- S-IntroVAE iteration (T2:206-346) ----------------------------------------------------------------
@@ -346,7 +350,7 @@ class SoftIntroVAE(keras.Model):
         rec_real = tf.reduce_mean(squared_error_sum(xr, x))
         if self.r_entropy != 0.0:
             if self.responsibility_samples == "fresh":
-                eps = tf.random.stateless_normal(tf.stack([self.mc * batch, self.latent_dim]), seeds[:, 8])
+                eps = tf.random.stateless_normal(tf.stack([self.mc * batch, self.z_dim]), seeds[:, 8])
                 z_s = reparameterised_samples(mu, logvar, eps)
             neg_entropy = responsibility_neg_entropy(z_s, prior_params)
         else:
@@ -405,7 +409,7 @@ class SoftIntroVAE(keras.Model):
         _apply(self.optimizer_p, grads[len(decoder_vars):], prior_vars)
         values = dict(terms, **terms_d, lossE=loss_e, lossD=loss_d)
         for name, value in values.items():
-            self.trackers[name].update_state(value)
+            self.train_metrics[name].update_state(value)
         return values
 
     # -- dispatch -------------------------------------------------------------------------------------------
@@ -418,8 +422,8 @@ class SoftIntroVAE(keras.Model):
             self._compiled[key] = tf.function(step, jit_compile=self.jit_compile, reduce_retracing=True)
         return phase, self._compiled[key]
 
-    def train_iteration(self, x):
-        """One iteration of the current phase; returns the raw values of this step (floats)."""
+    def train_batch(self, x):
+        """One iteration of the current phase on the batch `x`; returns the raw values of this step (floats)."""
         phase, step = self._step_function()
         values = step(tf.convert_to_tensor(x, tf.float32), self.rng.make_seeds(_NUM_SEEDS))
         values = {name: float(value) for name, value in values.items()}
@@ -430,21 +434,19 @@ class SoftIntroVAE(keras.Model):
         return values
 
     def begin_iteration(self):
-        """The schedule events at the start of iteration it (T2:135-151, as examples/sintrovae_2d.py runs
-        them): VampPrior -> MoG at it = warmup_iterations - mog_warmup, the adversarial phase (and frozen
-        clipping bounds) at it = warmup_iterations, then the MultiStepLR learning rates of step it."""
+        """The `PhaseSchedule` events at the start of iteration it, as examples/sintrovae_2d.py runs them
+        (T2:135-151): VampPrior -> MoG at it = warmup_iterations - mog_warmup, the adversarial phase (and
+        frozen clipping bounds) at it = warmup_iterations, then the MultiStepLR learning rates of step it."""
         self.sync_after_restore()
         it = int(self.iteration.numpy())
-        if self.warmup_iterations is not None:
-            if self.prior.kind == "vamp" and it == self.warmup_iterations - self.mog_warmup:
-                self.convert_vamp_to_mog()
-            if it == self.warmup_iterations and not self.in_adversarial_phase:
-                self.start_adversarial_phase()
-        self.set_schedule_step(it)
+        if self.warmup_iterations is None:
+            self.set_schedule_step(it)
+        else:
+            PhaseSchedule(self.warmup_iterations, self.mog_warmup).begin(self, it)
 
     def train_step(self, data):
         """Keras `fit` entry: the step of the current phase with this iteration's seeds (`step_seeds`, drawn
-        from `rng` by the train function as `train_iteration` draws them), then the running means."""
+        from `rng` by the train function as `train_batch` draws them), then the running means."""
         x = data[0] if isinstance(data, (tuple, list)) else data
         seeds = tf.convert_to_tensor(self.step_seeds)
         if self.in_adversarial_phase:
@@ -455,10 +457,10 @@ class SoftIntroVAE(keras.Model):
         return self.metric_results()
 
     def make_train_function(self, force=False):
-        """`fit`'s train function: one iteration per call, as `train_iteration`: the schedule events
+        """`fit`'s train function: one iteration per call, as `train_batch`: the schedule events
         (`begin_iteration`), this step's seeds, the compiled step of the current phase (one Keras train
         function per phase / prior kind / clipping state, made when first needed), the NaN stop (a `UserError`,
-        as in `train_iteration`), the iteration counter."""
+        as in `train_batch`), the iteration counter."""
         if self.train_function is not None and not force:
             return self.train_function
         if self.steps_per_execution != 1:
@@ -487,10 +489,10 @@ class SoftIntroVAE(keras.Model):
     def metric_results(self):
         """Running means of the metrics of the current phase."""
         names = ADVERSARIAL_METRICS if self.in_adversarial_phase else WARMUP_METRICS
-        return {name: self.trackers[name].result() for name in names}
+        return {name: self.train_metrics[name].result() for name in names}
 
     def reset_metrics(self):
-        for tracker in list(self.trackers.values()) + list(self.evaluation_trackers.values()):
+        for tracker in list(self.train_metrics.values()) + list(self.evaluation_metrics.values()):
             tracker.reset_state()
 
     def test_step(self, data):
@@ -505,8 +507,8 @@ class SoftIntroVAE(keras.Model):
         kl = tf.reduce_mean(self._kl(mu, logvar, self.prior.params(self.encoder), seed + [0, 1])[0])
         values = {"loss_vae": self.beta_rec * rec + self.beta_kl * kl, "rec_vae": rec, "kl_vae": kl}
         for name, value in values.items():
-            self.evaluation_trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.evaluation_trackers.items()}
+            self.evaluation_metrics[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.evaluation_metrics.items()}
 
     # -- use after training -----------------------------------------------------------------------------------
     def call(self, x, training=True):

@@ -1,7 +1,7 @@
 """The 2D MLPs of the authors (`EncoderSimple` / `DecoderSimple`, M2:164-228).
 
-Encoder: Linear(2,256)-ReLU, 3 x [Linear(256,256)-ReLU], Linear(256, 2*zdim) -> [mu, logvar].
-Decoder: Linear(zdim,256)-ReLU, 3 x [Linear(256,256)-ReLU], Linear(256, 2), no output activation.
+Encoder: Linear(2,256)-ReLU, 3 x [Linear(256,256)-ReLU], Linear(256, 2*z_dim) -> [mu, logvar].
+Decoder: Linear(z_dim,256)-ReLU, 3 x [Linear(256,256)-ReLU], Linear(256, 2), no output activation.
 Weights and biases use the PyTorch `nn.Linear` default U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 The authors' redundant discarded decoder pass and unused `loggamma` parameter are left out (harmless).
 """
@@ -32,11 +32,11 @@ def mlp(input_dim, output_dim, name, hidden_units=HIDDEN_UNITS, hidden_layers=HI
     return keras.Sequential(layers, name=name)
 
 
-def toy_encoder(data_dim=2, latent_dim=2, hidden_units=HIDDEN_UNITS):
-    """E(x) -> (B, 2*latent_dim) = [mu, logvar]."""
-    return mlp(data_dim, 2 * latent_dim, "encoder", hidden_units)
+def toy_encoder(x_dim=2, z_dim=2, hidden_units=HIDDEN_UNITS):
+    """E(x) -> (B, 2*z_dim) = [mu, logvar]."""
+    return mlp(x_dim, 2 * z_dim, "encoder", hidden_units)
 
 
-def toy_decoder(data_dim=2, latent_dim=2, hidden_units=HIDDEN_UNITS):
-    """D(z) -> (B, data_dim)."""
-    return mlp(latent_dim, data_dim, "decoder", hidden_units)
+def toy_decoder(x_dim=2, z_dim=2, hidden_units=HIDDEN_UNITS):
+    """D(z) -> (B, x_dim)."""
+    return mlp(z_dim, x_dim, "decoder", hidden_units)

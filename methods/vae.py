@@ -72,7 +72,7 @@ class VariationalAutoEncoder(keras.Model):
         self.encoder(tf.zeros([1, self.x_dim]))
         self.decoder(tf.zeros([1, self.z_dim]))
         self.create_multipliers()
-        self.use_jit = jit_compile
+        self.jit_compile = bool(jit_compile)
         self.train_metrics = {name: keras.metrics.Mean(name=name) for name in self.train_metric_names}
         self._compiled = {}
         self.compile(optimizer=optimizer, jit_compile=jit_compile)
@@ -92,7 +92,8 @@ class VariationalAutoEncoder(keras.Model):
         if optimizer is None:
             optimizer = tf1_adam()
         if jit_compile is None:
-            jit_compile = self.use_jit
+            jit_compile = self.jit_compile
+        self._compiled = {}  # `train_batch` / `quantities_on_batch` follow the new jit_compile
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         self.optimizer.build(self.network_variables)  # one optimizer, two groups: build on both first
 
@@ -106,7 +107,7 @@ class VariationalAutoEncoder(keras.Model):
             networks[key] = keras.saving.serialize_keras_object(getattr(self, key))
             networks[key].pop("build_config", None)  # __init__ builds them by calling them
         return dict(super().get_config(), z_dim=self.z_dim, x_dim=self.x_dim, seed=self.seed,
-                    jit_compile=self.use_jit, **networks)
+                    jit_compile=self.jit_compile, **networks)
 
     @classmethod
     def from_config(cls, config):
@@ -220,7 +221,7 @@ class VariationalAutoEncoder(keras.Model):
     # ----- compiled helpers for the legacy loop -----
     def _compiled_function(self, name, function):
         if name not in self._compiled:
-            self._compiled[name] = tf.function(function, jit_compile=self.use_jit, reduce_retracing=True)
+            self._compiled[name] = tf.function(function, jit_compile=self.jit_compile, reduce_retracing=True)
         return self._compiled[name]
 
     def train_batch(self, x):

@@ -15,3 +15,12 @@ def shared_data_prefix():
     if not os.path.exists(os.path.join(prefix, "mnist", "train-images-idx3-ubyte.gz")):
         pytest.skip("real MNIST files not found under %s" % prefix)
     return prefix
+
+
+@pytest.fixture
+def eager_functions():
+    """Run the model's tf.functions eagerly: the same code, without the ~30 s graph build of a smoke test."""
+    import tensorflow as tf
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)

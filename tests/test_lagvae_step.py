@@ -29,7 +29,7 @@ def gradients_at_current_state(model, x):
     state = model.sample_seeds.state.numpy()
     variables = model.network_variables + model.multiplier_variables
 
-    @tf.function(jit_compile=model.use_jit)  # XLA draws other random numbers than the plain kernels
+    @tf.function(jit_compile=model.jit_compile)  # XLA draws other random numbers than the plain kernels
     def forward_and_gradients(x):
         with tf.GradientTape() as tape:
             values = model.compute_quantities(x)

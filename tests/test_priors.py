@@ -102,10 +102,10 @@ def test_mog_logvar_and_inactive_modes():
     assert int(priors.inactive_mode_count(tf.constant(np.log(w), tf.float32))) == 1
 
 
-def _tiny_encoder(data_dim=2, latent=2):
+def _tiny_encoder(x_dim=2, z_dim=2):
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((data_dim,)), keras.layers.Dense(8, activation="tanh"),
-                             keras.layers.Dense(2 * latent)])
+    return keras.Sequential([keras.Input((x_dim,)), keras.layers.Dense(8, activation="tanh"),
+                             keras.layers.Dense(2 * z_dim)])
 
 
 def test_vamp_to_mog_copies_encoded_pseudo_inputs_and_softmax_logits():

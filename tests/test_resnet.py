@@ -9,7 +9,7 @@ from methods.resnet import (IMAGE_CONFIGS, ResidualBlock, build_encoder_decoder,
                             loss_scale)
 
 
-def _torch_parameter_count(image_shape, channels, zdim):
+def _torch_parameter_count(image_shape, channels, z_dim):
     """Trainable parameters of the authors' PyTorch Encoder / Decoder, counted by hand from the layer list."""
     def block(inc, outc):
         expand = inc * outc if inc != outc else 0
@@ -21,8 +21,8 @@ def _torch_parameter_count(image_shape, channels, zdim):
     for ch in channels[1:]:
         encoder += block(cc, ch)
         cc = ch
-    encoder += block(cc, cc) + (h * w * c) * 2 * zdim + 2 * zdim
-    decoder = zdim * h * w * c + h * w * c
+    encoder += block(cc, cc) + (h * w * c) * 2 * z_dim + 2 * z_dim
+    decoder = z_dim * h * w * c + h * w * c
     cc = channels[-1]
     for ch in reversed(channels):
         decoder += block(cc, ch)
@@ -37,11 +37,11 @@ def test_shapes_and_parameter_counts_match_the_authors_network(dataset):
     encoder, decoder = build_encoder_decoder(dataset)
     x = np.random.default_rng(0).random((3,) + config.image_shape).astype(np.float32)
     out = encoder(x, training=True)
-    assert out.shape == (3, 2 * config.zdim)
-    assert decoder(out[:, :config.zdim], training=True).shape == (3,) + config.image_shape
+    assert out.shape == (3, 2 * config.z_dim)
+    assert decoder(out[:, :config.z_dim], training=True).shape == (3,) + config.image_shape
     trainable = lambda model: sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     assert (trainable(encoder), trainable(decoder)) == _torch_parameter_count(
-        config.image_shape, config.channels, config.zdim)
+        config.image_shape, config.channels, config.z_dim)
     if dataset == "mnist":
         assert conv_output_shape(config.image_shape, config.channels) == (7, 7, 128)
         assert loss_scale(config.image_shape) == 1.0 / 784
@@ -90,15 +90,6 @@ def test_residual_block_computes_bn_before_the_sum_and_lrelu_after():
     assert block.expand is None and ResidualBlock(4, 8).expand is not None
 
 
-@pytest.fixture
-def eager_functions():
-    """Run the model's tf.functions eagerly: the same code, without the ~30 s graph build of a smoke test."""
-    import tensorflow as tf
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
-
-
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
 def test_soft_intro_vae_training_step_on_image_shapes(dataset, eager_functions):
     """Warm-up step, vamp -> MoG, then one E-step + D/P-step: finite losses, every player updated."""
@@ -108,20 +99,20 @@ def test_soft_intro_vae_training_step_on_image_shapes(dataset, eager_functions):
     keras.utils.set_random_seed(0)
     config = IMAGE_CONFIGS[dataset]
     encoder, decoder = build_encoder_decoder(dataset)
-    prior = LatentPrior("vamp", config.zdim, 3, data_shape=config.image_shape, learnable_contributions=True,
+    prior = LatentPrior("vamp", config.z_dim, 3, data_shape=config.image_shape, learnable_contributions=True,
                         pseudo_input_activation="hardtanh")
     model = SoftIntroVAE(encoder, decoder, prior, loss_scale(config.image_shape), config.beta_rec, config.beta_kl,
                          config.beta_neg, mc=2, intro_prior=True, r_entropy=10.0, responsibility_samples="kl_real",
                          jit_compile=False)
     x = np.random.default_rng(0).random((4,) + config.image_shape).astype(np.float32)
     model.initialise(x)
-    warm = model.train_iteration(x)
+    warm = model.train_batch(x)
     assert np.isfinite(list(warm.values())).all() and warm["rec_vae"] > 0
     model.convert_vamp_to_mog()
     model.start_adversarial_phase()
     before = {v.path: np.array(v) for v in encoder.trainable_variables + decoder.trainable_variables
               + prior.parameter_variables()}
-    values = model.train_iteration(x)
+    values = model.train_batch(x)
     assert np.isfinite(list(values.values())).all()
     assert 0 < values["expelbo_fake"] <= 1 and -1 <= values["neg_entropy"] <= 0
     changed = lambda variables: all(not np.array_equal(before[v.path], np.array(v)) for v in variables)

@@ -140,7 +140,7 @@ def test_warmup_step_is_one_adam_step_per_player():
 
 def test_conversion_resets_optimizers_and_schedule():
     model, x = make_model(kind="vamp")
-    model.train_iteration(x)
+    model.train_batch(x)
     assert int(model.optimizer_e.iterations) == 1
     model.convert_vamp_to_mog()
     assert model.prior.kind == "mog"
@@ -154,13 +154,64 @@ def test_conversion_resets_optimizers_and_schedule():
     np.testing.assert_allclose(float(model.optimizer_p.learning_rate), 2e-5, rtol=1e-6)
 
 
+def _adam_states(model):
+    """{'e'|'d'|'p': [iterations, moments...]} of the three Adams (learning rates left out)."""
+    return {name: [v.numpy().copy() for v in optimizer.variables if "learning_rate" not in v.path]
+            for name, optimizer in zip("edp", model.optimizers)}
+
+
+def _follow(schedule, model, x, steps):
+    """One training step per schedule step: the events of each step, and the Adams right after its events."""
+    events, states = [], []
+    for step in range(steps):
+        events.append(schedule.begin(model, step))
+        states.append(_adam_states(model))
+        model.train_batch(x)
+    return events, states
+
+
+@pytest.mark.parametrize("kind", ["mog", "vamp"])
+def test_the_image_schedule_re_creates_the_prior_adam(kind):
+    """The image run's schedule in epochs (TI:136-166): with intro_prior the prior's Adam restarts at epoch
+    warmup - mog_warmup (for a MoG prior too, which is never converted), the adversarial phase at warmup."""
+    from utils.training.images import phase_schedule
+    model, x = make_model(kind=kind)
+    events, states = _follow(phase_schedule(dict(warmup_epochs=3, mog_warmup=1, epochs=5)), model, x, 5)
+    converted = ("vamp_to_mog",) if kind == "vamp" else ()
+    assert events == [(), (), converted + ("reset_prior_optimizer",), ("adversarial",), ()]
+    assert model.in_adversarial_phase and model.prior.kind == "mog"
+    assert states[1]["p"][0] == 1 and any(v.any() for v in states[1]["p"][1:])   # one step in, moments moved
+    assert all(not v.any() for v in states[2]["p"])            # step counter and moments zero again
+    for name in "ed":   # the networks' Adams restart only with the conversion
+        assert states[2][name][0] == (0 if kind == "vamp" else 2)
+    # without intro_prior the prior is not learned by the game: no restart of its Adam
+    model, x = make_model(kind=kind, intro_prior=False)
+    events, states = _follow(phase_schedule(dict(warmup_epochs=3, mog_warmup=1, epochs=5)), model, x, 3)
+    assert events[2] == converted and states[2]["p"][0] == (0 if kind == "vamp" else 2)
+
+
+def test_the_2d_schedule_converts_only_runs_past_the_warm_up():
+    """The 2D schedule in iterations (T2:135-151): no prior-Adam restart of its own; a VampPrior becomes a MoG at
+    warmup - mog_warmup only when the run goes past the warm-up (not for the plain VAE baseline)."""
+    from methods.phase_schedule import PhaseSchedule
+    model, x = make_model(kind="mog")
+    events, states = _follow(PhaseSchedule(3, 1, total=5), model, x, 4)
+    assert events == [(), (), (), ("adversarial",)] and states[3]["p"][0] == 3
+    model, x = make_model(kind="vamp")
+    assert _follow(PhaseSchedule(3, 1, total=3), model, x, 3)[0] == [(), (), ()] and model.prior.kind == "vamp"
+    model, x = make_model(kind="vamp", lr_milestones=(2,))
+    events, states = _follow(PhaseSchedule(3, 1), model, x, 3)   # total unknown (fit): converts
+    assert events[2] == ("vamp_to_mog",) and states[2]["p"][0] == 0
+    np.testing.assert_allclose(float(model.optimizer_e.learning_rate), 2e-5, rtol=1e-6)   # step 2: one milestone
+
+
 def test_nan_loss_aborts_with_user_error():
     model, x = make_model()
     model.start_adversarial_phase()
     bad = x.numpy().copy()
     bad[0, 0] = np.nan
     with pytest.raises(UserError, match="NaN"):
-        model.train_iteration(bad)
+        model.train_batch(bad)
 
 
 def test_point_loss_uses_one_fixed_eps_matrix():

@@ -15,11 +15,11 @@ from utils.plumbing.checkpoints import RunCheckpoint
 def _build(networks, seed):
     keras.utils.set_random_seed(seed)
     if networks == "toy":
-        encoder, decoder, shape, zdim = toy_encoder(hidden_units=8), toy_decoder(hidden_units=8), (2,), 2
+        encoder, decoder, shape, z_dim = toy_encoder(hidden_units=8), toy_decoder(hidden_units=8), (2,), 2
     else:
         config = IMAGE_CONFIGS[networks]
-        (encoder, decoder), shape, zdim = build_encoder_decoder(networks), config.image_shape, config.zdim
-    prior = LatentPrior("vamp", zdim, 3, data_shape=shape, learnable_contributions=True,
+        (encoder, decoder), shape, z_dim = build_encoder_decoder(networks), config.image_shape, config.z_dim
+    prior = LatentPrior("vamp", z_dim, 3, data_shape=shape, learnable_contributions=True,
                         pseudo_input_activation="hardtanh" if networks != "toy" else None)
     model = SoftIntroVAE(encoder, decoder, prior, scale=loss_scale(shape + (1,) * (3 - len(shape))), beta_rec=1.0,
                          beta_kl=1.0, beta_neg=256.0, mc=2, jit_compile=False, seed=seed)
@@ -44,7 +44,7 @@ def _variables(objects):
 @pytest.mark.parametrize("networks", ["mnist", "cifar10", "toy"])
 def test_a_restored_model_equals_the_saved_one_variable_by_variable(tmp_path, networks):
     saved = _build(networks, seed=0)
-    saved_variables = _variables(saved.checkpoint_objects())
+    saved_variables = _variables(saved.checkpoint_trackables())
     # BatchNorm moving statistics, Adam moments, counters: give each variable its own random value, so that a
     # variable the checkpoint misses keeps the other model's value and shows up below
     rng = np.random.default_rng(1)
@@ -55,11 +55,11 @@ def test_a_restored_model_equals_the_saved_one_variable_by_variable(tmp_path, ne
         else:
             variable.assign(value + np.asarray(index + 1, value.dtype))
     assert any("moving_mean" in label for label, _ in saved_variables) == (networks != "toy")
-    RunCheckpoint(str(tmp_path), **saved.checkpoint_objects()).save()
+    RunCheckpoint(str(tmp_path), **saved.checkpoint_trackables()).save()
 
     restored = _build(networks, seed=5)
-    assert RunCheckpoint(str(tmp_path), **restored.checkpoint_objects()).restore_latest()
-    restored_variables = _variables(restored.checkpoint_objects())
+    assert RunCheckpoint(str(tmp_path), **restored.checkpoint_trackables()).restore_latest()
+    restored_variables = _variables(restored.checkpoint_trackables())
     assert [v.shape for _, v in restored_variables] == [v.shape for _, v in saved_variables]
     missed = [label for (label, a), (_, b) in zip(saved_variables, restored_variables)
               if not np.array_equal(a.numpy(), b.numpy())]

@@ -1,13 +1,15 @@
 """Soft-IntroVAE through Keras `fit` (issue 11 item 5): on a small 2D toy setting, `fit` with the model's own
 schedule (VampPrior -> MoG conversion, adversarial phase with frozen clipping bounds, MultiStepLR milestones)
-ends bit-identical to the project's loop (examples/sintrovae_2d.py's events + `train_iteration`), stops on a
-NaN loss as that loop does, resumes exactly under BackupAndRestore, and round-trips through model.save."""
+ends bit-identical to the project's loop (examples/sintrovae_2d.py's events + `train_batch`), stops on a
+NaN loss as that loop does, resumes exactly under BackupAndRestore, and round-trips through model.save (the image
+model with its ResNet networks too)."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from methods.priors import LatentPrior
+from methods.priors import LatentPrior, mixture_log_density
+from methods.resnet import ResNetDecoder, ResNetEncoder, loss_scale
 from methods.sintrovae import SoftIntroVAE
 from methods.toy_networks import toy_decoder, toy_encoder
 from utils.plumbing.errors import UserError
@@ -44,7 +46,7 @@ def project_loop(model, data, iterations):
         if it == WARMUP:
             model.start_adversarial_phase()
         model.set_schedule_step(it)
-        values.append(model.train_iteration(data[it % (len(data) - 1)]))   # fit's epochs repeat the batches
+        values.append(model.train_batch(data[it % (len(data) - 1)]))   # fit's epochs repeat the batches
     return values
 
 
@@ -108,7 +110,7 @@ def test_fit_stops_on_a_nan_loss_like_the_project_loop():
         if use_fit:
             model.fit(data[0], batch_size=BATCH, verbose=0)
         else:
-            model.train_iteration(data[0])
+            model.train_batch(data[0])
             model.start_adversarial_phase()
         weight = model.decoder.trainable_variables[-1]     # the output bias: every reconstruction is NaN
         weight.assign(tf.fill(weight.shape, np.nan))
@@ -116,7 +118,7 @@ def test_fit_stops_on_a_nan_loss_like_the_project_loop():
             if use_fit:
                 model.fit(data[1], batch_size=BATCH, verbose=0)
             else:
-                model.train_iteration(data[1])
+                model.train_batch(data[1])
         messages.append(str(error.value))
         assert int(model.iteration.numpy()) == 1 and model.in_adversarial_phase  # the NaN iteration is not counted
     assert messages[0] == messages[1] and "NaN at iteration 1" in messages[0]
@@ -147,3 +149,47 @@ def test_backup_and_restore_resumes_across_the_phase_switch(tmp_path):
     resumed.fit(x, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
                 callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path))])
     assert_same_state(state(resumed), state(straight))
+
+
+@pytest.mark.parametrize("image_shape, channels", [((28, 28, 1), (4, 8)), ((32, 32, 3), (4, 8, 8))])
+def test_an_image_model_round_trips_through_model_save(tmp_path, image_shape, channels, eager_functions):
+    """The image Soft-IntroVAE (ResNet encoder / decoder of methods/resnet.py, small widths) saved with
+    model.save and loaded: same configuration and state, same outputs, and the next step (here across the
+    VampPrior -> MoG conversion and into the adversarial phase) gives the same state from both."""
+    keras.utils.set_random_seed(0)
+    encoder = ResNetEncoder(image_shape, channels, 3, name="encoder")
+    decoder = ResNetDecoder(image_shape, channels, 3, name="decoder")
+    prior = LatentPrior("vamp", 3, 2, data_shape=image_shape, learnable_contributions=True,
+                        pseudo_input_activation="hardtanh", name="prior")
+    model = SoftIntroVAE(encoder, decoder, prior, scale=loss_scale(image_shape), beta_rec=1.0, beta_kl=1.0,
+                         beta_neg=256.0, mc=2, intro_prior=True, r_entropy=1.0, responsibility_samples="kl_real",
+                         jit_compile=False, seed=0)
+    x = np.random.default_rng(0).random((5, 4) + image_shape).astype(np.float32)
+    model.initialise(x[0])
+    for batch in x[1:3]:
+        model.train_batch(batch)
+    path = str(tmp_path / "image_sintrovae.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.encoder) is ResNetEncoder and type(loaded.decoder) is ResNetDecoder
+    assert loaded.encoder.get_config()["channels"] == list(channels) and loaded.z_dim == 3
+    assert loaded.get_config() == model.get_config()
+    assert loaded.prior.kind == "vamp" and int(loaded.iteration.numpy()) == 2
+    assert_same_state(state(loaded), state(model))
+    # outputs: q(z|x) moments, D(z) with the saved BatchNorm statistics, the VampPrior's log-density (through
+    # the encoder), decoded prior samples
+    for a, b in zip(loaded.encode(x[3]), model.encode(x[3])):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    z = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.decoder(z, training=False).numpy(), model.decoder(z, training=False).numpy())
+    np.testing.assert_array_equal(mixture_log_density(z, *loaded.prior.params(loaded.encoder)).numpy(),
+                                  mixture_log_density(z, *model.prior.params(model.encoder)).numpy())
+    seed = tf.constant([[1, 2], [3, 4]], tf.int64)
+    np.testing.assert_array_equal(loaded.sample(4, seed=seed).numpy(), model.sample(4, seed=seed).numpy())
+    before = state(model)
+    for trained in (model, loaded):
+        trained.convert_vamp_to_mog()
+        trained.start_adversarial_phase()
+        trained.train_batch(x[4])
+    assert_same_state(state(loaded), state(model))
+    assert not np.array_equal(before["encoder/0"], state(model)["encoder/0"])   # the step changed the weights

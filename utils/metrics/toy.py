@@ -85,7 +85,7 @@ def evaluate(model, data, mc=100, seed=0, batch_size=8192, grid_points=GRID_POIN
     real = data.next_batch(NUM_SAMPLES)
     fake = model.sample(NUM_SAMPLES, seed=sample_seeds + 10).numpy()
     jsd = authors_jsd(density_histogram(real, scale), density_histogram(fake, scale))
-    eps = tf.random.stateless_normal((mc, model.latent_dim), tf.constant([seed, 3], tf.int64))
+    eps = tf.random.stateless_normal((mc, model.z_dim), tf.constant([seed, 3], tf.int64))
     loss_fn = tf.function(model.point_loss, jit_compile=model.jit_compile, reduce_retracing=True)
     grid_losses = point_losses(loss_fn, evaluation_grid(scale, grid_points), eps, batch_size)
     real_points = np.concatenate([data.next_batch(REAL_BATCH_SIZE) for _ in range(REAL_BATCHES)])

@@ -41,6 +41,15 @@ def selection_epochs(epochs):
     return sorted(points)
 
 
+def phase_schedule(options):
+    """The image schedule in epochs (methods/phase_schedule.py): VampPrior -> MoG at --warmup-epochs minus
+    --mog-warmup, the adversarial phase at --warmup-epochs, and the prior Adam re-created at
+    max(warmup - mog_warmup, 0) when the prior is learned with --intro-prior (TI:153-166)."""
+    from methods.phase_schedule import PhaseSchedule
+    return PhaseSchedule(options["warmup_epochs"], options["mog_warmup"], total=options["epochs"],
+                         reset_prior_optimizer=True)
+
+
 def image_grid(images, columns=8):
     """[N,H,W,C] in [0,1] -> one [rows*H, columns*W, C] grid (empty cells black)."""
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
@@ -64,15 +73,6 @@ def write_png_atomic(path, grid):
     write_bytes_atomic(path, stream.getvalue())
 
 
-def reset_adam(optimizer):
-    """Re-create an Adam (moments and step counter zero), as the authors' `optimizer_p` re-creation at
-    epoch max(num_vae - mog_warmup, 0) when intro_prior (`TI:153-166`, images only)."""
-    import tensorflow as tf
-    for variable in optimizer.variables:
-        if "learning_rate" not in variable.path:
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
-
-
 class ImageRun:
     """One training run: the model, its data, the schedule, logging and checkpoints."""
 
@@ -93,7 +93,7 @@ class ImageRun:
         keras.utils.set_random_seed(options["seed"])
         encoder, decoder = build_encoder_decoder(options["dataset"])
         prior_kind = options["prior"]
-        self.prior = LatentPrior(prior_kind, self.config.zdim, options["num_components"],
+        self.prior = LatentPrior(prior_kind, self.config.z_dim, options["num_components"],
                                  data_shape=self.config.image_shape,
                                  learnable_contributions=options["learnable_weights"],
                                  pseudo_input_activation="hardtanh", name="prior")
@@ -110,12 +110,12 @@ class ImageRun:
         # 'data' init: the first K images of the shuffled train set (MI:55-84)
         self.model.initialise(self.data.train_images[first[:init_count]])
         self.progress = tf.Variable([0, 0], dtype=tf.int64, trainable=False, name="progress")  # epoch, batch
-        self.checkpoint = RunCheckpoint(run_dir, progress=self.progress, **self.model.checkpoint_objects())
+        self.checkpoint = RunCheckpoint(run_dir, progress=self.progress, **self.model.checkpoint_trackables())
         self.resumed = self.checkpoint.restore_latest()
         if self.resumed:
             self.model.sync_after_restore()
         # the best-scoring model of the selection, kept beside the last checkpoint (no progress counter in it)
-        self.best = tf.train.CheckpointManager(tf.train.Checkpoint(**self.model.checkpoint_objects()),
+        self.best = tf.train.CheckpointManager(tf.train.Checkpoint(**self.model.checkpoint_trackables()),
                                                os.path.join(run_dir, BEST_FOLDER), max_to_keep=1)
         self.selection = self.read_selection()
 
@@ -184,16 +184,7 @@ class ImageRun:
 
     def epoch_start_events(self, epoch):
         """The authors' one-time events at the start of an epoch (`TI:136-166`)."""
-        options, model = self.options, self.model
-        warmup, mog_warmup = options["warmup_epochs"], options["mog_warmup"]
-        if (options["prior"] == "vamp" and epoch == warmup - mog_warmup and options["epochs"] > warmup
-                and self.prior.kind == "vamp"):
-            model.convert_vamp_to_mog()
-        if options["intro_prior"] and options["prior"] != "imposed" and epoch == max(warmup - mog_warmup, 0):
-            reset_adam(model.optimizer_p)
-        if epoch == warmup and not model.in_adversarial_phase:
-            model.start_adversarial_phase()
-        model.set_schedule_step(epoch)
+        phase_schedule(self.options).begin(self.model, epoch)
 
     def train(self, logger, scalars, stop_after, stop=None, step_scalars=None):
         """Train to `--epochs`; False when stopped early by --max-steps (total steps: inside an epoch too),
@@ -221,7 +212,7 @@ class ImageRun:
             bar = progress_bar(per_epoch, epoch_label(epoch, options["epochs"]), initial=start_batch)
             for index, batch in enumerate(epoch_batches(images, self.batch_size, options["seed"], epoch,
                                                         start_batch, per_epoch), start=start_batch):
-                values = self.model.train_iteration(batch)
+                values = self.model.train_batch(batch)
                 self.progress.assign([epoch, index + 1])
                 step = epoch * per_epoch + index + 1
                 bar.update(1)

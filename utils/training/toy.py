@@ -83,6 +83,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
     import numpy as np
     import tensorflow as tf
 
+    from methods.phase_schedule import ADVERSARIAL, VAMP_TO_MOG, PhaseSchedule
     from utils.plumbing import logger
     from utils.plumbing.atomic import write_json_atomic, write_text_atomic
     from utils.plumbing.checkpoints import RunCheckpoint
@@ -98,7 +99,7 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
     first = data.next_batch(batch_size)
     model.initialise(first[data.rng.permutation(len(first))])   # 'data' init: one shuffled batch, first K
     data_state = tf.Variable(data.get_state(), dtype=tf.string, trainable=False)
-    checkpoint = RunCheckpoint(run_dir, data_state=data_state, **model.checkpoint_objects())
+    checkpoint = RunCheckpoint(run_dir, data_state=data_state, **model.checkpoint_trackables())
     resumed = checkpoint.restore_latest()
     if resumed:
         data.set_state(data_state.numpy().decode())
@@ -115,16 +116,15 @@ def train_and_evaluate(run_dir, dataset, prior_kind, num_components, learnable_c
         tick, tick_it = time.time(), start
         end = iterations if stop_after is None else min(iterations, start + stop_after)
         end = end if max_steps is None else min(end, max_steps)
+        schedule = PhaseSchedule(warmup, mog_warmup, total=iterations)
         for it in range(start, end):
-            if prior_kind == "vamp" and iterations > warmup and it == warmup - mog_warmup:
-                model.convert_vamp_to_mog()
+            events = schedule.begin(model, it)
+            if VAMP_TO_MOG in events:
                 logger.log("iteration %d: VampPrior -> MoG(%d), optimizers reset" % (it, num_components))
-            if it == warmup:
-                model.start_adversarial_phase()
+            if ADVERSARIAL in events:
                 logger.log("iteration %d: adversarial phase%s" % (it, " (prior clipping bounds frozen)"
                                                                   if model.prior.clipping else ""))
-            model.set_schedule_step(it)
-            values = model.train_iteration(data.next_batch(batch_size))
+            values = model.train_batch(data.next_batch(batch_size))
             bar.update(1)
             done = it + 1
             if done % log_every == 0 or done == iterations:
