@@ -31,9 +31,12 @@ def config_folder_name(mi, e1, e2):
     return "{}-{}-{}".format(float(mi), float(e1), float(e2))
 
 
-def run_directory(root, method, z_dim, mi, e1, e2):
-    """`root/lvae/v1/{z}/{mi}-{e1}-{e2}` (or infovae/v1/...) as the legacy commands build it."""
-    return os.path.join(root, METHOD_FOLDERS[method], str(int(z_dim)), config_folder_name(mi, e1, e2))
+def run_directory(root, method, z_dim, mi, e1, e2, dataset="mnist"):
+    """`root/lvae/v1/{z}/{mi}-{e1}-{e2}` (or infovae/v1/...) as the legacy commands build it
+    (`obtain_log_path('lvae/v1/{}/{}-{}-{}/'.format(z_dim, mi, e1, e2))`); runs on another data set (ours only)
+    go to `<method>/v1-<dataset>/...`, so they never mix with MNIST runs."""
+    folder = METHOD_FOLDERS[method] + ("" if dataset == "mnist" else "-" + dataset)
+    return os.path.join(root, folder, str(int(z_dim)), config_folder_name(mi, e1, e2))
 
 
 def parse_config_folder(name):

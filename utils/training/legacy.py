@@ -61,11 +61,11 @@ def legacy_command(build_model, method_folder, e1_option, e2_option):
 
 
 def run_directory(method_folder, dataset, z_dim, mi, e1, e2):
-    """Legacy `obtain_log_path('lvae/v1/{}/{}-{}-{}/'.format(z_dim, mi, e1, e2))`; Fashion-MNIST runs go to
-    `<method>/v1-fashion_mnist/...` so they never mix with MNIST runs."""
-    from utils.plumbing.paths import obtain_log_path
-    version = "v1" if dataset == "mnist" else "v1-" + dataset
-    return obtain_log_path("{}/{}/{}/{}-{}-{}/".format(method_folder, version, z_dim, mi, e1, e2))
+    """The run folder under `$EXP_LOG_PATH` (utils/legacy/runs.py: `run_directory`), with the legacy trailing '/'."""
+    from utils.legacy.runs import run_directory as legacy_run_directory
+    from utils.plumbing.paths import exp_log_path
+    method = {"lvae": "lagvae", "infovae": "infovae"}[method_folder]
+    return os.path.join(legacy_run_directory(exp_log_path(), method, z_dim, mi, e1, e2, dataset), "")
 
 
 def check_run_config(logdir, config):
