@@ -31,7 +31,8 @@ def test_the_training_commands_use_the_one_run_directory_rule(monkeypatch):
     from utils.training.legacy import run_directory
     monkeypatch.setenv("EXP_LOG_PATH", "/runs")
     assert run_directory("lvae", "mnist", 64, 1.0, 86.0, 5.0) == "/runs/lvae/v1/64/1.0-86.0-5.0/"
-    assert run_directory("infovae", "fashion_mnist", 64, -1.0, 1.0, 0.0) == "/runs/infovae/v1-fashion_mnist/64/-1.0-1.0-0.0/"
+    assert run_directory("infovae", "fashion_mnist", 64, -1.0, 1.0, 0.0) == \
+        "/runs/infovae/v1-fashion_mnist/64/-1.0-1.0-0.0/"
 
 
 def test_find_runs_reads_eval_pkl_and_lists_unfinished_runs(tmp_path):
