@@ -217,7 +217,7 @@ def test_a_wrong_inception_graph_is_refused_before_training(folders, monkeypatch
 
 def test_mog_warmup_default_is_one_truth_for_images_and_2d():
     """The authors' defaults: images `--mog_warmup 5` (images/ablation_train_vae.py, train_vae.py), 2D 100
-    (spec 2.3). --help and docs/sintrovae.md (the commands' reference, linked from the README) say the same."""
+    (2D/train_scripts, the authors' default). --help and docs/sintrovae.md (the commands' reference, linked from the README) say the same."""
     import re
     with open(os.path.join(REPO, "docs", "sintrovae.md")) as stream:
         reference = stream.read()

@@ -75,7 +75,10 @@ def test_import_tensorflow_prints_nothing_after_the_call_and_only_known_noise_wi
                     "import keras, tensorflow as tf; print(tf.constant(2.0).numpy(), tf.__loader__.__class__.__name__)"
                     "; import os; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
     assert quiet.returncode == 0 and quiet.stdout.split() == ["2.0", "SourceFileLoader", "3"], quiet.stderr
-    assert quiet.stderr == ""
+    # on this CPU machine nothing at all; a GPU machine may print real warnings, which must stay visible
+    assert start_up_lines(quiet.stderr) == [] and BANNER.strip() not in quiet.stderr, quiet.stderr
+    if not os.path.exists("/dev/nvidia0"):
+        assert quiet.stderr == ""
     loud = _python("import tensorflow", {"TF_CPP_MIN_LOG_LEVEL": "3"})
     assert loud.returncode == 0
     assert all(is_start_up_noise(line) for line in loud.stderr.splitlines(keepends=True)), loud.stderr
