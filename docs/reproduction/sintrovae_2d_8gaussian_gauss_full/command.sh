@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # S-IntroVAE with the N(0, I) prior at the paper's full schedule (30000 iterations), 8 Gaussians, seed 0 (this
-# folder) and seed 1 (seed1/); toy2d-table1-gauss-8gaussian.{md,csv} is the table of the finished seeds.
+# folder), seeds 1 and 2 (seed1/, seed2/); toy2d-table1-gauss-8gaussian.{md,csv} is the table of the finished seeds.
 # Resumable: rerun the same command. (Seed 0 of `python examples/sweep.py toy2d-table1 --preset gauss-8gaussian`.)
 set -euo pipefail
 export EXP_LOG_PATH=${EXP_LOG_PATH:-$PWD/runs}
