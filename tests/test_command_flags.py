@@ -9,6 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from test_legacy_commands import checkpoint_tensors
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMAND_FILES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py"))
                        + glob.glob(os.path.join(REPO, "bench", "*.py")))
@@ -346,14 +348,6 @@ def test_the_readme_lists_the_shared_flags_once_after_the_commands():
     flags = [row.split("`")[1] for row in rows]
     assert sorted(flags) == sorted(["--seed", "--device", "--xla/--no-xla", "--log-every", "--checkpoint-every",
                                     "--max-steps", "--epochs", "--iterations"])
-
-
-def checkpoint_tensors(ckpt_dir):
-    """{name: array} of the newest checkpoint in `ckpt_dir` (without the save counter)."""
-    import tensorflow as tf
-    reader = tf.train.load_checkpoint(str(ckpt_dir))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if not name.startswith("save_counter") and "CHECKPOINTABLE" not in name}
 
 
 def assert_same_tensors(first, second):

@@ -71,11 +71,16 @@ def legacy_iterations(batches, log_every):
     return iteration
 
 
-def checkpoint_values(logdir):
+def checkpoint_tensors(folder):
+    """{name: array} of the newest checkpoint in `folder` (without the save counter); every command's tests use it."""
     import tensorflow as tf
-    reader = tf.train.load_checkpoint(os.path.join(logdir, "ckpt"))
+    reader = tf.train.load_checkpoint(str(folder))
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
             if not name.startswith("save_counter") and "CHECKPOINTABLE" not in name}
+
+
+def checkpoint_values(logdir):
+    return checkpoint_tensors(os.path.join(logdir, "ckpt"))
 
 
 def load_eval(logdir):

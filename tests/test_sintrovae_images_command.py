@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from test_legacy_commands import checkpoint_tensors
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ["--dataset", "mnist", "--subset", "200", "--epochs", "3", "--warmup-epochs", "2", "--mog-warmup", "1",
          "--max-steps-per-epoch", "2", "--batch-size", "8", "--mc", "2", "--num-components", "3",
@@ -140,13 +142,6 @@ SIGNAL_RUN = os.path.join("sintrovae_images", "mnist", "vamp3_lc1_ip1_swg1_r10_m
                           "seed0")
 
 
-def _checkpoint_values(folder):
-    import tensorflow as tf
-    reader = tf.train.load_checkpoint(folder)
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if not name.startswith("save_counter") and "CHECKPOINTABLE" not in name}
-
-
 @pytest.mark.slow
 def test_sigterm_stops_at_the_next_iteration_and_the_rerun_ends_identical_to_an_uninterrupted_run(
         tmp_path, shared_data_prefix):
@@ -200,7 +195,7 @@ def test_sigterm_stops_at_the_next_iteration_and_the_rerun_ends_identical_to_an_
         results.append(record)
     assert results[0] == results[1]
     for folder in ("ckpt", "ckpt_best"):
-        first, second = (_checkpoint_values(os.path.join(logs, SIGNAL_RUN, folder))
+        first, second = (checkpoint_tensors(os.path.join(logs, SIGNAL_RUN, folder))
                          for logs in (straight_logs, stopped_logs))
         assert set(first) == set(second) and len(first) > 50, folder
         for name in first:
